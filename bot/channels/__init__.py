@@ -1,0 +1,1 @@
+"""Rasa input channels of Chuishao (loaded by Rasa from credentials.yml)."""
