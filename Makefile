@@ -8,7 +8,6 @@ RASA      := $(VENV)/bin/rasa
 STAMP     := $(VENV)/.installed
 KB_STAMP  := build/knowledge/.built
 MODEL     := models/chuishao.tar.gz
-TEST_ENV  := CHUISHAO_ENV=test
 
 KB_SOURCES   := $(shell find knowledge -name '*.py' -o -name '*.yml' 2>/dev/null)
 RASA_SOURCES := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
@@ -51,7 +50,7 @@ validate: $(KB_STAMP) ## Validate the knowledge base and the Rasa data
 	$(RASA) data validate --domain domain.yml --data data --config config.yml
 
 pytest: train ## Run the pytest suite (unit, integration, end-to-end)
-	$(TEST_ENV) $(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q
 
 test-stories: train ## Run the test stories with rasa test (fails on any prediction error)
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories

@@ -24,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import templates
-from actions.clients.knowledge import KnowledgeClient, get_knowledge_client
+from actions.clients.knowledge import KnowledgeClient, get_knowledge_client, warm_up_in_background
 from actions.followup import (
     CLASS_MARKER,
     TOPIC_ENTITIES,
@@ -77,6 +77,8 @@ class ActionAnswerProcedure(Action):
 
     def __init__(self, client: KnowledgeClient | None = None) -> None:
         self._client = client
+        if client is None:  # the action server registering its actions at start-up
+            warm_up_in_background(get_knowledge_client())
 
     @property
     def client(self) -> KnowledgeClient:

@@ -91,7 +91,7 @@ def sqlite_path(url: str, root: Path) -> Path | None:
     """The file of an SQLite URL (relative paths are relative to `root`), else None."""
     if not url.startswith("sqlite:///"):
         return None
-    path = Path(url[len("sqlite:///"):])
+    path = Path(url[len("sqlite:///") :])
     return path if path.is_absolute() else root / path
 
 
@@ -114,13 +114,23 @@ def default_services(settings: Settings, root: Path = REPO_ROOT) -> List[Service
         Service(
             name="rasa",
             argv=[
-                python, "-m", "rasa", "run",
-                "--enable-api", "--auth-token", token,
-                "--model", str(settings.model_path),
-                "--credentials", "credentials.yml",
-                "--endpoints", "endpoints.yml",
-                "--interface", settings.internal_host,
-                "--port", str(settings.rasa_port),
+                python,
+                "-m",
+                "rasa",
+                "run",
+                "--enable-api",
+                "--auth-token",
+                token,
+                "--model",
+                str(settings.model_path),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.yml",
+                "--interface",
+                settings.internal_host,
+                "--port",
+                str(settings.rasa_port),
             ],
             health_url=f"http://{internal}:{settings.rasa_port}/",
             port=settings.rasa_port,
@@ -130,8 +140,17 @@ def default_services(settings: Settings, root: Path = REPO_ROOT) -> List[Service
         ),
         Service(
             name="actions",
-            argv=[python, "-m", "rasa", "run", "actions", "--actions", "actions",
-                  "--port", str(settings.action_port)],
+            argv=[
+                python,
+                "-m",
+                "rasa",
+                "run",
+                "actions",
+                "--actions",
+                "actions",
+                "--port",
+                str(settings.action_port),
+            ],
             health_url=f"http://{internal}:{settings.action_port}/health",
             port=settings.action_port,
             port_setting="ACTION_PORT",
@@ -222,10 +241,9 @@ class Runner:
         env.update(rasa_env(self.settings))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.root), os.environ.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
-        # Quieter children: TensorFlow's C++ notices and the libraries' deprecation warnings are noise
-        # to whoever runs the system; set these variables to see them again.
+        # Quieter children: TensorFlow's C++ notices and SQLAlchemy's 2.0 migration warning are noise to
+        # whoever runs the system; set these variables to see them again.
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
         env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
         env.update(service.env)
         return env
@@ -233,10 +251,7 @@ class Runner:
     def preflight(self) -> str | None:
         """Why the services cannot start, or None."""
         if self.check_model and find_model(self.settings.model_path, self.root) is None:
-            return (
-                f"No trained model at {self.settings.model_path} (MODEL_PATH). "
-                "Train one first: make train"
-            )
+            return f"No trained model at {self.settings.model_path} (MODEL_PATH). Train one first: make train"
         for service in self.services:
             family = socket.AF_INET6 if ":" in service.host else socket.AF_INET
             with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -305,14 +320,18 @@ class Runner:
                 for name, service in list(pending.items()):
                     try:
                         if client.get(service.health_url).status_code == 200:
-                            self.say(f"{name} is ready ({service.health_url}) after "
-                                     f"{time.monotonic() - started:.0f} s")
+                            self.say(
+                                f"{name} is ready ({service.health_url}) after "
+                                f"{time.monotonic() - started:.0f} s"
+                            )
                             del pending[name]
                     except httpx.HTTPError:
                         pass
                     if name in pending and time.monotonic() - started > service.startup_timeout:
-                        return (f"{name} did not answer {service.health_url} within "
-                                f"{service.startup_timeout:.0f} s")
+                        return (
+                            f"{name} did not answer {service.health_url} within "
+                            f"{service.startup_timeout:.0f} s"
+                        )
                 if pending:
                     self._wakeup.wait(0.5)
         return None

@@ -18,8 +18,22 @@ Environment = Literal["development", "test", "production"]
 
 # Values that are never accepted as a secret in production: empty, placeholders, well-known defaults.
 INSECURE_SECRETS = frozenset(
-    {"", "changeme", "change-me", "secret", "token", "dev", "development", "test", "rasa",
-     "password", "postgres", "admin", "root", "chuishao"}
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "token",
+        "dev",
+        "development",
+        "test",
+        "rasa",
+        "password",
+        "postgres",
+        "admin",
+        "root",
+        "chuishao",
+    }
 )
 MIN_PRODUCTION_SECRET_LENGTH = 16
 
@@ -35,21 +49,21 @@ class Settings(BaseSettings):
     )
     rasa_port: int = Field(5005, ge=1, le=65535, description="port of the Rasa server")
     rasa_url: str | None = Field(
-        None, description="base URL the web app and the runner use to reach Rasa "
-        "(default http://127.0.0.1:RASA_PORT)"
+        None,
+        description="base URL the web app and the runner use to reach Rasa "
+        "(default http://127.0.0.1:RASA_PORT)",
     )
     action_port: int = Field(5055, ge=1, le=65535, description="port of the action server")
     action_endpoint_url: str | None = Field(
         None, description="URL Rasa posts actions to (default http://127.0.0.1:ACTION_PORT/webhook)"
     )
-    internal_host: str = Field(
-        "127.0.0.1", description="interface Rasa and the action server listen on"
-    )
+    internal_host: str = Field("127.0.0.1", description="interface Rasa and the action server listen on")
     bot_host: str = Field("127.0.0.1", description="interface the bot web app listens on")
     bot_port: int = Field(8000, ge=1, le=65535, description="port of the bot web app")
     rasa_api_token: SecretStr = Field(
-        SecretStr(""), description="token for Rasa's HTTP API; required outside development "
-        "(`python -m bot run` generates one for a development run)"
+        SecretStr(""),
+        description="token for Rasa's HTTP API; required outside development "
+        "(`python -m bot run` generates one for a development run)",
     )
     database_url: str = Field(
         "sqlite:///var/chuishao.db", description="the web app's database (PostgreSQL in production)"

@@ -13,7 +13,7 @@ EMPTY_MESSAGE = "您好，请输入您想咨询的事项，例如：“食品经
 TRUNCATED_MESSAGE = "您的消息较长（共{length}字），我只阅读了前{limit}字。如有多个问题，请分条发送。"
 
 # Reasons for HTTP errors, in the JSON body {"error": "..."}.
-ERROR_BODY_NOT_JSON = "请求体必须是 JSON 对象，例如 {\"sender\": \"用户ID\", \"message\": \"您的问题\"}。"
+ERROR_BODY_NOT_JSON = '请求体必须是 JSON 对象，例如 {"sender": "用户ID", "message": "您的问题"}。'
 ERROR_BODY_NOT_OBJECT = "请求体必须是 JSON 对象，而不是数组、字符串或数字。"
 ERROR_SENDER_MISSING = "缺少 sender 字段（会话标识，1 至 {max_len} 个字符的字符串）。"
 ERROR_SENDER_INVALID = "sender 字段必须是 1 至 {max_len} 个字符的字符串。"

@@ -159,6 +159,24 @@ _default_client: KnowledgeClient | None = None
 _default_client_lock = threading.Lock()
 
 
+def warm_up_in_background(client: KnowledgeClient) -> threading.Thread:
+    """Load the knowledge base in a daemon thread, so the first user does not wait for it.
+
+    The action server registers (instantiates) the actions at start-up; loading there keeps the first
+    answer well inside Rasa's action timeout. A failure is only logged: the next question retries.
+    """
+
+    def load() -> None:
+        try:
+            client.load()
+        except Exception:  # reported; the first question retries
+            logger.exception("Warming up the knowledge base failed; the first question will retry")
+
+    thread = threading.Thread(target=load, name="knowledge-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def get_knowledge_client() -> KnowledgeClient:
     """The process-wide client the actions share (created on first call; loaded on first search)."""
     global _default_client

@@ -241,8 +241,7 @@ class ChuishaoRestInput(RestInput):
 
         if not collector.messages:
             logger.warning(
-                "Rasa had nothing to say to %r (a failed custom action?); answered that the service "
-                "is busy.",
+                "Rasa had nothing to say to %r (a failed custom action?); answered that the service is busy.",
                 request.sender,
             )
             return [self._service_unavailable(request.sender)]

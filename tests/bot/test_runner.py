@@ -292,9 +292,13 @@ def test_default_services_use_the_settings(make_settings):
     rasa, actions, web = default_services(settings)
 
     assert rasa.argv[1:4] == ["-m", "rasa", "run"]
-    for flag, value in [("--auth-token", "test-token"), ("--model", "models/chuishao.tar.gz"),
-                        ("--port", str(settings.rasa_port)), ("--credentials", "credentials.yml"),
-                        ("--endpoints", "endpoints.yml")]:
+    for flag, value in [
+        ("--auth-token", "test-token"),
+        ("--model", "models/chuishao.tar.gz"),
+        ("--port", str(settings.rasa_port)),
+        ("--credentials", "credentials.yml"),
+        ("--endpoints", "endpoints.yml"),
+    ]:
         assert rasa.argv[rasa.argv.index(flag) + 1] == value
     assert "--enable-api" in rasa.argv
     assert rasa.health_url == f"http://127.0.0.1:{settings.rasa_port}/"
@@ -315,7 +319,7 @@ def test_development_run_gets_a_generated_token(make_settings, tmp_path):
 # -- the runner as its own process: no terminal, signals, and its own death ---------------------------
 
 DRIVER = textwrap.dedent(
-    '''
+    """
     import sys
     from pathlib import Path
     from bot.runner import Runner, Service
@@ -330,7 +334,7 @@ DRIVER = textwrap.dedent(
     runner = Runner(Settings(_env_file=None, chuishao_env="test", rasa_api_token="t"),
                     services=services, root=Path.cwd(), check_model=False)
     sys.exit(runner.run())
-    '''
+    """
 )
 
 
@@ -343,8 +347,13 @@ def start_driver(tmp_path: Path) -> Callable[[], tuple]:
     def start() -> tuple:
         log = tmp_path / f"driver-{len(started)}.log"
         process = subprocess.Popen(
-            [sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "fake_service.py"),
-             str(free_port()), str(free_port())],
+            [
+                sys.executable,
+                str(tmp_path / "driver.py"),
+                str(tmp_path / "fake_service.py"),
+                str(free_port()),
+                str(free_port()),
+            ],
             cwd=tmp_path,
             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
             stdin=subprocess.DEVNULL,
@@ -424,7 +433,9 @@ def test_cli_env_prints_shell_exports():
     assert "export ACTION_ENDPOINT_URL=http://127.0.0.1:6123/webhook" in done.stdout.splitlines()
     shell = subprocess.run(
         ["bash", "-c", done.stdout + '\necho "$LOCK_STORE_PASSWORD|$TRACKER_STORE_URL"'],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert shell.stdout.strip() == "|sqlite:///var/rasa-tracker.db"
 
@@ -434,8 +445,13 @@ def test_cli_serve_answers_health_and_stops_on_sigterm():
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve"],
         cwd=REPO_ROOT,
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO_ROOT), "BOT_PORT": str(port),
-             "RASA_PORT": str(free_port()), "ACTION_PORT": str(free_port())},
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(REPO_ROOT),
+            "BOT_PORT": str(port),
+            "RASA_PORT": str(free_port()),
+            "ACTION_PORT": str(free_port()),
+        },
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -105,8 +105,11 @@ def test_token_required_outside_development():
 def test_production_refuses_default_or_weak_token(token: str):
     with pytest.raises(ValidationError, match="RASA_API_TOKEN"):
         Settings(
-            _env_file=None, chuishao_env="production", rasa_api_token=token,
-            database_url=PG, tracker_store_url=PG,
+            _env_file=None,
+            chuishao_env="production",
+            rasa_api_token=token,
+            database_url=PG,
+            tracker_store_url=PG,
         )
 
 
@@ -118,15 +121,21 @@ def test_production_refuses_sqlite_and_default_passwords():
 
     with pytest.raises(ValidationError, match="default password"):
         Settings(
-            _env_file=None, chuishao_env="production", rasa_api_token=STRONG_TOKEN,
-            database_url="postgresql://postgres:postgres@db/chuishao", tracker_store_url=PG,
+            _env_file=None,
+            chuishao_env="production",
+            rasa_api_token=STRONG_TOKEN,
+            database_url="postgresql://postgres:postgres@db/chuishao",
+            tracker_store_url=PG,
         )
 
 
 def test_production_accepts_safe_settings():
     settings = Settings(
-        _env_file=None, chuishao_env="production", rasa_api_token=STRONG_TOKEN,
-        database_url=PG, tracker_store_url=PG,
+        _env_file=None,
+        chuishao_env="production",
+        rasa_api_token=STRONG_TOKEN,
+        database_url=PG,
+        tracker_store_url=PG,
     )
     assert settings.tracker_dialect == "postgresql"
     assert STRONG_TOKEN not in repr(settings)  # secrets never appear in logs of the settings
@@ -141,8 +150,12 @@ def test_lock_lifetime_outlives_every_action_of_a_turn(timeout: float, lifetime:
 
 def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch):
     original = Settings(
-        _env_file=None, chuishao_env="test", rasa_api_token="tok", rasa_port=5999,
-        redis_url="redis://127.0.0.1:6379/2", action_timeout_seconds=1.5,
+        _env_file=None,
+        chuishao_env="test",
+        rasa_api_token="tok",
+        rasa_port=5999,
+        redis_url="redis://127.0.0.1:6379/2",
+        action_timeout_seconds=1.5,
     )
     for name, value in original.to_env().items():
         monkeypatch.setenv(name, value)

@@ -100,6 +100,11 @@ class System:
         return psutil.Process(int(match.group(1)))
 
 
+def model_path() -> Path:
+    """MODEL_PATH from the environment if set (a model trained elsewhere), else models/."""
+    return Path(os.environ.get("MODEL_PATH") or ROOT / "models")
+
+
 def _system_env(tmp: Path, overrides: Dict[str, str]) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.__fields__}
     env.update(
@@ -110,7 +115,7 @@ def _system_env(tmp: Path, overrides: Dict[str, str]) -> Dict[str, str]:
         BOT_PORT=str(free_port()),
         TRACKER_STORE_URL=f"sqlite:///{tmp}/rasa-tracker.db",
         DATABASE_URL=f"sqlite:///{tmp}/chuishao.db",
-        MODEL_PATH=str(ROOT / "models"),
+        MODEL_PATH=str(model_path()),
         LOG_LEVEL="INFO",
         PYTHONPATH=str(ROOT),
     )
@@ -154,8 +159,8 @@ def stop_system(system: System) -> None:
 
 
 def require_model() -> None:
-    if find_model(Path("models"), ROOT) is None:
-        pytest.skip("no trained model in models/: run `make train` (make pytest trains first)")
+    if find_model(model_path(), ROOT) is None:
+        pytest.skip(f"no trained model in {model_path()}: run `make train` (make pytest trains first)")
 
 
 @pytest.fixture(scope="session")

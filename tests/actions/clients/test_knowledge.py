@@ -13,6 +13,7 @@ from actions.clients.knowledge import (
     KnowledgeSettings,
     KnowledgeUnavailable,
     get_knowledge_client,
+    warm_up_in_background,
 )
 
 
@@ -172,3 +173,24 @@ def test_concurrent_searches_agree(knowledge_client):
         found = list(pool.map(lambda q: knowledge_client.search(q).candidates[0].procedure.id, queries))
 
     assert found == [expected[q] for q in queries]
+
+
+def test_warm_up_loads_before_the_first_question(kb_root, tmp_path):
+    client = KnowledgeClient(KnowledgeSettings(knowledge_dir=kb_root, index_dir=tmp_path / "no-index"))
+
+    warm_up_in_background(client).join(timeout=60)
+
+    assert client.loaded
+
+
+def test_failed_warm_up_is_logged_not_raised(tmp_path, write_kb, caplog):
+    root = tmp_path / "kb"
+    client = KnowledgeClient(KnowledgeSettings(knowledge_dir=root, index_dir=tmp_path / "index"))
+
+    warm_up_in_background(client).join(timeout=60)
+
+    assert not client.loaded
+    assert "Warming up the knowledge base failed" in caplog.text
+    write_kb(root)
+    client.load()
+    assert client.loaded

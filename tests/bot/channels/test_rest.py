@@ -132,7 +132,10 @@ def test_a_valid_request_is_parsed():
         max_message_chars=2000,
     )
     assert (parsed.sender, parsed.message, parsed.metadata, parsed.input_channel) == (
-        "u1", "开饭店要什么证？", {"a": 1}, "wechat",
+        "u1",
+        "开饭店要什么证？",
+        {"a": 1},
+        "wechat",
     )
     assert not parsed.truncated
 
@@ -332,12 +335,13 @@ def test_credentials_file_registers_the_channel_with_settings(monkeypatch: pytes
 
 
 def test_importing_the_channel_changes_nothing_in_rasa():
-    code = (
-        "import bot.channels.rest, rasa.core.actions.action as a; "
-        "print(a.DEFAULT_REQUEST_TIMEOUT)"
-    )
+    code = "import bot.channels.rest, rasa.core.actions.action as a; print(a.DEFAULT_REQUEST_TIMEOUT)"
     printed = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
         env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
     ).stdout
     assert printed.strip() == "300"
