@@ -11,9 +11,12 @@ import math
 from dataclasses import dataclass
 
 # --- decision thresholds (on the calibrated score, 0..1) ------------------------------------------
-ANSWER_THRESHOLD = 0.80  # answer only above this ...
-MIN_LOGIT_MARGIN = 1.5  # ... and when the best beats the runner-up by this much (odds ratio e^1.5 ~ 4.5)
-NO_MATCH_THRESHOLD = 0.35  # below this nothing is offered, not even a clarification
+# Tuned on the even-numbered questions of eval/questions.yml (a grid over these three; the odd-numbered
+# half is the held-out check): asking back costs the user a turn, so a clear best is answered even when
+# its absolute score is modest.
+ANSWER_THRESHOLD = 0.30  # answer only above this ...
+MIN_LOGIT_MARGIN = 0.5  # ... and when the best beats the runner-up by this much (odds ratio e^0.5 ~ 1.6)
+NO_MATCH_THRESHOLD = 0.20  # below this nothing is offered, not even a clarification
 CLARIFY_LOGIT_WINDOW = 2.5  # a clarification offers the candidates this close to the best
 NEAR_MISS_FLOOR = 0.05  # candidates listed (for debugging) with a no_match
 
