@@ -94,7 +94,7 @@ def understand(
     action: str | None = None,
     change_item: str | None = None,
 ) -> Query:
-    """Read `text`; an `action`/`change_item` from the NLU overrides what the words suggest."""
+    """Read `text`; an `action` from the NLU fills in when the words name none, a `change_item` adds."""
     # Cut before normalising too (it drops punctuation and spaces, hence the slack): a pasted megabyte
     # costs no more than a long question.
     normalised = normalise(text[: MAX_QUERY_CHARS * 4])[:MAX_QUERY_CHARS]
@@ -105,7 +105,9 @@ def understand(
     items, item_words = _detect_change_items(content, known_change_items)
     if change_item:
         items.add(normalise(change_item))
-    if action:
+    if action and found_action is None:
+        # The words win over the NLU's entity: DIET's action entity is a guess learned from a few
+        # hundred examples, and a wrong action costs the right candidate W_ACTION_MISMATCH.
         found_action, strength = action, 1.0
     elif found_action is None and items:
         found_action, strength = "变更", WEAK_ACTION_STRENGTH  # "二类备案凭证地址" implies a change

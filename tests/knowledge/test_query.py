@@ -29,10 +29,15 @@ def test_action(tokenizer, message: str, action: str | None, strength: float) ->
     assert (query.action, query.action_strength) == (action, strength)
 
 
-def test_nlu_values_override(tokenizer) -> None:
+def test_the_words_win_over_the_nlu_action(tokenizer) -> None:
     query = understand("排污证到期", tokenizer, ITEMS, action="变更", change_item="名称")
-    assert query.action == "变更" and query.action_strength == 1.0
+    assert query.action == "延续" and query.action_strength == 1.0
     assert "名称" in query.change_items
+
+
+def test_the_nlu_action_fills_in_when_the_words_name_none(tokenizer) -> None:
+    query = understand("排污证的事", tokenizer, ITEMS, action="注销")
+    assert query.action == "注销" and query.action_strength == 1.0
 
 
 def test_change_items_and_classes(tokenizer) -> None:
