@@ -79,7 +79,8 @@ class Query:
     @property
     def names_nothing(self) -> bool:
         """Only filler and aspect words ("要带什么材料", "哪个部门管"): no evidence for any procedure."""
-        return len(self.residual) <= GENERIC_MAX_CHARS and not (self.action or self.change_items or self.classes)
+        named = self.action or self.change_items or self.classes
+        return len(self.residual) <= GENERIC_MAX_CHARS and not named
 
     @property
     def generic(self) -> bool:
