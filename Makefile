@@ -53,7 +53,7 @@ pytest: train ## Run the pytest suite (unit, integration, end-to-end)
 	$(VENV)/bin/pytest -q
 
 test-stories: train ## Run the test stories with rasa test (fails on any prediction error)
-	$(RASA) test core --model $(MODEL) --stories tests/stories --e2e --fail-on-prediction-errors --out results/stories
+	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
 
 test: lint validate pytest test-stories ## Set up, then run ruff, pytest, rasa data validate and rasa test
 
