@@ -42,6 +42,8 @@ HANDOFF_BUTTONS = [
 FOLLOW_UP_HINT = "您可以继续问：需要哪些材料、办理流程、收费、法律依据。"
 CLARIFY_QUESTION = "您说的是以下哪一项？"
 CLARIFY_HINT = "请点选对应事项，或直接说出证照名称。"
+CONFIRM_QUESTION = "您是想咨询“{option}”吗？"
+CONFIRM_HINT = "是的话请点选该事项；不是的话，请说出证照或事项名称，或说“转人工”。"
 ASK_WHICH = "请问您要办理的是哪个事项？请说出证照或事项名称，例如“营业执照变更法人”“二类医疗器械经营备案”。"
 NO_MATCH = (
     "抱歉，知识库里没有找到与您问题相符的事项。"
@@ -297,6 +299,8 @@ def clarify(procedures: Sequence[Procedure], departments: Sequence[Department | 
         f"{p.name}（{d.short_name}）" if d is not None and getattr(d, "short_name", None) else p.name
         for p, d in zip(procedures, departments, strict=True)
     ]
+    if len(options) == 1:  # one weak candidate: confirm it rather than offer a list of one
+        return _join([CONFIRM_QUESTION.format(option=options[0]), CONFIRM_HINT])
     return _join([CLARIFY_QUESTION, *_numbered(options), CLARIFY_HINT])
 
 

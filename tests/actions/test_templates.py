@@ -190,6 +190,15 @@ def test_clarify(procedures, departments):
     }
 
 
+def test_a_single_weak_candidate_is_confirmed_not_listed(procedures, departments):
+    text = templates.clarify([procedures["md2-registration-change"]], [departments["sd-yjj"]])
+
+    assert text.splitlines() == [
+        "您是想咨询“第二类医疗器械注册证变更（省药监局）”吗？",
+        templates.CONFIRM_HINT,
+    ]
+
+
 def test_handoff_unavailable(procedures, departments):
     text = templates.handoff_unavailable(departments["sd-yjj"], procedures["md2-registration-change"])
 
