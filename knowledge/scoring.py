@@ -11,9 +11,10 @@ import math
 from dataclasses import dataclass
 
 # --- decision thresholds (on the calibrated score, 0..1) ------------------------------------------
-# Tuned on the even-numbered questions of eval/questions.yml (a grid over these three; the odd-numbered
-# half is the held-out check): asking back costs the user a turn, so a clear best is answered even when
-# its absolute score is modest.
+# Tuned on the even-numbered questions of eval/questions.yml by `python -m eval.tune_thresholds`
+# (a grid over these three; the odd-numbered half is the held-out check). Asking back costs the user
+# a turn, so a clear best is answered even when its score is modest: the score is a hand-weighted
+# logistic, not a calibrated probability.
 ANSWER_THRESHOLD = 0.30  # answer only above this ...
 MIN_LOGIT_MARGIN = 0.5  # ... and when the best beats the runner-up by this much (odds ratio e^0.5 ~ 1.6)
 NO_MATCH_THRESHOLD = 0.20  # below this nothing is offered, not even a clarification
