@@ -202,6 +202,11 @@ class Runner:
             # A token for this run only: Rasa's API must never be open, not even on a laptop.
             self.settings = settings.copy(update={"rasa_api_token": SecretStr(secrets.token_urlsafe(24))})
             self.generated_token = True
+        if not self.settings.internal_api_token.get_secret_value() and settings.is_development:
+            # Likewise for the web app's internal API (action server -> handoff service).
+            self.settings = self.settings.copy(
+                update={"internal_api_token": SecretStr(secrets.token_urlsafe(24))}
+            )
         self.services = services if services is not None else default_services(self.settings, root)
         self.processes: Dict[str, subprocess.Popen] = {}
         self._readers: List[threading.Thread] = []

@@ -86,6 +86,40 @@ class Settings(BaseSettings):
         2000, ge=1, description="longer user messages are truncated (with a note to the user)"
     )
     model_path: Path = Field(Path("models"), description="trained model file, or a folder (newest model)")
+    internal_api_token: SecretStr = Field(
+        SecretStr(""),
+        description="bearer token the action server and Rasa use for the web app's /api/internal/ "
+        "(`python -m bot run` generates one for a development run; required outside development)",
+    )
+    handoff_url: str | None = Field(
+        None, description="base URL of the web app for the action server (default http://127.0.0.1:BOT_PORT)"
+    )
+    handoff_timeout_seconds: float = Field(
+        2.0, gt=0, le=30, description="how long the action server waits for the handoff service"
+    )
+    outbox_path: Path = Field(
+        Path("var/outbox.db"),
+        description="SQLite file where the action server keeps ticket requests the handoff service "
+        "did not take yet (delivered later, once)",
+    )
+    workdays_path: Path = Field(
+        Path("knowledge/data/workdays.yml"),
+        description="holidays and make-up working days for years chinesecalendar does not know",
+    )
+    session_hours: float = Field(8.0, gt=0, description="staff console sessions expire after this")
+    demo_accounts: bool = Field(
+        True, description="`python -m bot run` seeds demo staff accounts (never in production)"
+    )
+    wechat_token: SecretStr = Field(SecretStr(""), description="WeChat Official Account server token")
+    wechat_appid: str = Field("", description="WeChat Official Account AppID")
+    wechat_app_secret: SecretStr = Field(SecretStr(""), description="WeChat Official Account AppSecret")
+    wechat_aes_key: SecretStr = Field(
+        SecretStr(""), description="EncodingAESKey (43 characters) for safe mode; empty = plain mode"
+    )
+    wechat_api_base: str = Field(
+        "https://api.weixin.qq.com/cgi-bin/", description="WeChat API base URL (tests use a local fake)"
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
 
     class Config:
@@ -99,13 +133,13 @@ class Settings(BaseSettings):
             return value.upper() if value.lower() in {"debug", "info", "warning", "error"} else value.lower()
         return value
 
-    @validator("rasa_url", "action_endpoint_url", "redis_url", pre=True)
+    @validator("rasa_url", "action_endpoint_url", "redis_url", "handoff_url", pre=True)
     def _empty_is_unset(cls, value: object) -> object:  # noqa: N805
         if isinstance(value, str) and not value.strip():
             return None
         return value
 
-    @validator("rasa_url", "action_endpoint_url")
+    @validator("rasa_url", "action_endpoint_url", "handoff_url", "wechat_api_base")
     def _http_url(cls, value: str | None) -> str | None:  # noqa: N805
         if value is not None:
             parts = urlsplit(value)
@@ -126,6 +160,8 @@ class Settings(BaseSettings):
             values["rasa_url"] = f"http://127.0.0.1:{values['rasa_port']}"
         if values.get("action_endpoint_url") is None:
             values["action_endpoint_url"] = f"http://127.0.0.1:{values['action_port']}/webhook"
+        if values.get("handoff_url") is None:
+            values["handoff_url"] = f"http://127.0.0.1:{values['bot_port']}"
         if values.get("lock_store") == "redis" and not values.get("redis_url"):
             raise ValueError("LOCK_STORE=redis needs REDIS_URL")
 
@@ -133,6 +169,9 @@ class Settings(BaseSettings):
         token = values["rasa_api_token"].get_secret_value()  # type: ignore[union-attr]
         if env != "development" and not token:
             raise ValueError(f"RASA_API_TOKEN is required when CHUISHAO_ENV={env}")
+        internal = values["internal_api_token"].get_secret_value()  # type: ignore[union-attr]
+        if env != "development" and not internal:
+            raise ValueError(f"INTERNAL_API_TOKEN is required when CHUISHAO_ENV={env}")
         if env == "production":
             problems = []
             if token.lower() in INSECURE_SECRETS or len(token) < MIN_PRODUCTION_SECRET_LENGTH:
@@ -140,6 +179,13 @@ class Settings(BaseSettings):
                     f"RASA_API_TOKEN must be a random secret of at least {MIN_PRODUCTION_SECRET_LENGTH} "
                     "characters, not a default"
                 )
+            if internal.lower() in INSECURE_SECRETS or len(internal) < MIN_PRODUCTION_SECRET_LENGTH:
+                problems.append(
+                    f"INTERNAL_API_TOKEN must be a random secret of at least {MIN_PRODUCTION_SECRET_LENGTH} "
+                    "characters, not a default"
+                )
+            if values.get("demo_accounts"):
+                problems.append("DEMO_ACCOUNTS must be false in production")
             for name in ("database_url", "tracker_store_url"):
                 url = str(values[name])
                 if url.startswith("sqlite"):

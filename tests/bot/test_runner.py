@@ -331,7 +331,7 @@ DRIVER = textwrap.dedent(
                 health_url=f"http://127.0.0.1:{port}/health", port=port, port_setting="X_PORT")
         for i, port in enumerate(ports)
     ]
-    runner = Runner(Settings(_env_file=None, chuishao_env="test", rasa_api_token="t"),
+    runner = Runner(Settings(_env_file=None, chuishao_env="test", rasa_api_token="t", internal_api_token="i"),
                     services=services, root=Path.cwd(), check_model=False)
     sys.exit(runner.run())
     """

@@ -97,8 +97,11 @@ def test_redis_lock_store_needs_redis_url():
 
 def test_token_required_outside_development():
     with pytest.raises(ValidationError, match="RASA_API_TOKEN is required"):
-        Settings(_env_file=None, chuishao_env="test")
-    assert Settings(_env_file=None, chuishao_env="test", rasa_api_token="t").chuishao_env == "test"
+        Settings(_env_file=None, chuishao_env="test", internal_api_token="i")
+    with pytest.raises(ValidationError, match="INTERNAL_API_TOKEN is required"):
+        Settings(_env_file=None, chuishao_env="test", rasa_api_token="t")
+    settings = Settings(_env_file=None, chuishao_env="test", rasa_api_token="t", internal_api_token="i")
+    assert settings.chuishao_env == "test"
 
 
 @pytest.mark.parametrize("token", ["", "changeme", "secret", "rasa", "short-token"])
@@ -108,6 +111,8 @@ def test_production_refuses_default_or_weak_token(token: str):
             _env_file=None,
             chuishao_env="production",
             rasa_api_token=token,
+            internal_api_token=STRONG_TOKEN + "i",
+            demo_accounts=False,
             database_url=PG,
             tracker_store_url=PG,
         )
@@ -115,7 +120,13 @@ def test_production_refuses_default_or_weak_token(token: str):
 
 def test_production_refuses_sqlite_and_default_passwords():
     with pytest.raises(ValidationError) as refused:
-        Settings(_env_file=None, chuishao_env="production", rasa_api_token=STRONG_TOKEN)
+        Settings(
+            _env_file=None,
+            chuishao_env="production",
+            rasa_api_token=STRONG_TOKEN,
+            internal_api_token=STRONG_TOKEN + "i",
+            demo_accounts=False,
+        )
     assert "DATABASE_URL must point to PostgreSQL" in str(refused.value)
     assert "TRACKER_STORE_URL must point to PostgreSQL" in str(refused.value)
 
@@ -124,6 +135,8 @@ def test_production_refuses_sqlite_and_default_passwords():
             _env_file=None,
             chuishao_env="production",
             rasa_api_token=STRONG_TOKEN,
+            internal_api_token=STRONG_TOKEN + "i",
+            demo_accounts=False,
             database_url="postgresql://postgres:postgres@db/chuishao",
             tracker_store_url=PG,
         )
@@ -134,6 +147,8 @@ def test_production_accepts_safe_settings():
         _env_file=None,
         chuishao_env="production",
         rasa_api_token=STRONG_TOKEN,
+        internal_api_token=STRONG_TOKEN + "i",
+        demo_accounts=False,
         database_url=PG,
         tracker_store_url=PG,
     )

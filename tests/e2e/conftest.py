@@ -110,6 +110,8 @@ def _system_env(tmp: Path, overrides: Dict[str, str]) -> Dict[str, str]:
     env.update(
         CHUISHAO_ENV="test",
         RASA_API_TOKEN=secrets.token_urlsafe(24),
+        INTERNAL_API_TOKEN=secrets.token_urlsafe(24),
+        OUTBOX_PATH=str(tmp / "outbox.db"),
         RASA_PORT=str(free_port()),
         ACTION_PORT=str(free_port()),
         BOT_PORT=str(free_port()),

@@ -321,6 +321,7 @@ def test_credentials_file_registers_the_channel_with_settings(monkeypatch: pytes
 
     monkeypatch.setenv("CHUISHAO_ENV", "test")
     monkeypatch.setenv("RASA_API_TOKEN", "test-token")
+    monkeypatch.setenv("INTERNAL_API_TOKEN", "internal-test-token")
     monkeypatch.setenv("REPLY_DEADLINE_SECONDS", "3.5")
     monkeypatch.setenv("ACTION_TIMEOUT_SECONDS", "2")
     monkeypatch.setenv("MAX_MESSAGE_CHARS", "500")
