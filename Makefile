@@ -12,7 +12,7 @@ MODEL     := models/chuishao.tar.gz
 KB_SOURCES   := $(shell find knowledge -name '*.py' -o -name '*.yml' 2>/dev/null)
 RASA_SOURCES := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
-.PHONY: help setup kb train run shell test lint validate pytest test-stories eval bench lock clean
+.PHONY: help setup browser-deps widget kb train run shell test lint validate pytest test-stories eval bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -24,6 +24,13 @@ $(STAMP): requirements.lock
 	$(PY) -m pip install --quiet --upgrade "pip==24.3.1"
 	$(PY) -m pip install --quiet -r requirements.lock
 	@touch $@
+
+browser-deps: ## Install Debian's chromium, chromium-driver and a Chinese font for the browser tests (root or sudo)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		&& test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || scripts/install-chromium.sh
+
+widget: ## Rebuild the web widget (bot/static/widget/, committed) from bot/widget/ with npm (Node >= 18)
+	scripts/build-widget.sh
 
 kb: $(KB_STAMP) ## Validate the knowledge base and build its artefacts (jieba dictionary, spaCy patterns, index)
 
@@ -49,8 +56,9 @@ validate: $(KB_STAMP) ## Validate the knowledge base and the Rasa data
 	$(PY) -m knowledge validate
 	$(RASA) data validate --domain domain.yml --data data --config config.yml
 
-pytest: train ## Run the pytest suite (unit, integration, end-to-end)
-	$(VENV)/bin/pytest -q
+# The test command runs the PostgreSQL, Redis and browser tests for real: there they fail, never skip.
+pytest: train browser-deps ## Run the pytest suite (unit, integration on SQLite and PostgreSQL, end-to-end, browser)
+	CHUISHAO_REQUIRE_POSTGRES=1 CHUISHAO_REQUIRE_REDIS=1 CHUISHAO_REQUIRE_BROWSER=1 $(VENV)/bin/pytest -q
 
 test-stories: train ## Run the test stories with rasa test (fails on any prediction error)
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
@@ -67,4 +75,4 @@ lock: ## Re-pin requirements.lock from requirements.in in a scratch venv
 	scripts/lock.sh
 
 clean: ## Remove generated artefacts (keeps .venv)
-	rm -rf build models results .pytest_cache .ruff_cache
+	rm -rf build models results artifacts .pytest_cache .ruff_cache

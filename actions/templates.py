@@ -320,15 +320,198 @@ def knowledge_unavailable() -> str:
     return KNOWLEDGE_UNAVAILABLE
 
 
-def handoff_unavailable(department: Department | None, procedure: Procedure | None = None) -> str:
-    """What action_request_human says until tickets exist: who is responsible, and how to call them."""
-    if department is None:
-        who = f"您可以拨打{HOTLINE}政务服务便民热线，说明企业名称和诉求，由热线转交责任部门办理。"
-    elif procedure is not None:
-        who = f"{_title(procedure)}由{department.name}负责，您可以致电{_phone(department)}咨询。"
-    else:
-        who = f"您的问题可以联系{department.name}，咨询电话{_phone(department)}。"
-    fallback = None
-    if department is not None and _phone(department) != HOTLINE:
-        fallback = f"如电话无人接听，也可拨打{HOTLINE}政务服务便民热线反映。"
-    return _join([who, "抱歉，当前版本暂不支持在线转人工（提交工单），这项功能正在开发中。", fallback])
+# --- ticket handoff (issue 3) --------------------------------------------------------------------
+
+STATUS_LABELS = {
+    "new": "待受理",
+    "claimed": "已受理，正在处理",
+    "replied": "部门已答复",
+    "resolved": "已办结",
+    "transferred": "已转交其他部门",
+    "returned": "已退回吹哨办重新分派",
+}
+CANCEL_WORDS_HINT = "如不想继续，随时可以说“取消”。"
+CHECK_HINT = "查询进度请说“我的工单怎么样了”，或发送工单编号{ticket}。"
+
+
+def chinese_date(value: Any) -> str:
+    """2026-12-17 (a date, datetime or ISO text) as 2026年12月17日, in China's time zone."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(ZoneInfo("Asia/Shanghai"))
+        value = value.date()
+    if isinstance(value, date):
+        return f"{value.year}年{value.month}月{value.day}日"
+    return str(value)
+
+
+def handoff_start(department: Department | None, missing: Sequence[str]) -> str:
+    who = department.name if department is not None else "责任部门"
+    if not missing:
+        return _join([f"好的，我来帮您把问题转给{who}的工作人员。", "请确认以下信息。"])
+    return _join(
+        [
+            f"好的，我来帮您把问题转给{who}的工作人员处理（企业吹哨、部门报到）。",
+            f"需要登记{len(missing)}项信息：{'、'.join(missing)}。{CANCEL_WORDS_HINT}",
+        ]
+    )
+
+
+def handoff_department_question(department: Department | None, unclear: bool) -> str:
+    name = department.name if department is not None else "菏泽市企业吹哨办"
+    lines = [f"您的问题将转交：{name}。"]
+    if unclear:
+        lines.append("您的问题涉及的部门不太明确，将先由企业吹哨办接收并协调相关部门办理。")
+    lines.append("确认请点“确认”；如需交给其他部门，请点选下方部门或直接说出部门名称。")
+    return _join(lines)
+
+
+def handoff_description_question(description: str) -> str:
+    return _join([f"您要反映的问题是：“{description}”", "按这个描述提交吗？也可以直接发送新的描述。"])
+
+
+def handoff_department_unknown() -> str:
+    return "没有找到您说的部门。请点选下方的部门，或说出部门全称，例如“菏泽市人力资源和社会保障局”。"
+
+
+def handoff_description_too_short() -> str:
+    return "描述太短了，请用一句话说明遇到的问题，例如“食品经营许可证延续提交后一个月没有结果”。"
+
+
+def handoff_confirm_unclear() -> str:
+    return "请回复“是”按这个描述提交，或直接发送新的问题描述。"
+
+
+def handoff_cancelled() -> str:
+    return "好的，已取消转人工，没有提交任何信息。还有其他办事问题，请直接告诉我。"
+
+
+def handoff_ticket(ticket_id: str, department_name: str, due: str) -> str:
+    return _join(
+        [
+            f"已为您提交工单，编号 {ticket_id}。",
+            f"承办部门：{department_name}",
+            f"办理期限：{due}前答复办结（按工作日计算），工作人员会通过您留的电话联系您。",
+            CHECK_HINT.format(ticket=ticket_id),
+        ]
+    )
+
+
+def handoff_queued(department: Department | None) -> str:
+    who = department.name if department is not None else "责任部门"
+    return _join(
+        [
+            "抱歉，工单系统暂时连不上，您的诉求还没能拿到工单编号。",
+            f"您填写的信息已经保存，系统恢复后会自动提交给{who}，不需要您再填一遍。",
+            f"着急的话可以直接致电{_phone(department)}。稍后说“我的工单怎么样了”可以查看编号和进度。",
+        ]
+    )
+
+
+def handoff_failed(department: Department | None) -> str:
+    who = department.name if department is not None else "责任部门"
+    return _join(
+        [
+            "抱歉，工单没有提交成功，这是系统的问题，不是您填写的信息有误。",
+            f"请致电{who}：{_phone(department)}，或拨打{HOTLINE}政务服务便民热线反映。",
+        ]
+    )
+
+
+def _staff_line(reply: dict[str, Any]) -> str | None:
+    text = str(reply.get("text") or "").strip()
+    if not text:
+        return None
+    staff = reply.get("staff") or {}
+    who = [staff.get("department_name") or staff.get("department"), staff.get("name")]
+    label = " ".join(str(part) for part in who if part)
+    if staff.get("number"):
+        label += f"（工号 {staff['number']}）"
+    when = f"，{chinese_date(reply['created_at'])}" if reply.get("created_at") else ""
+    return f"最新答复（{label or '工作人员'}{when}）：{text}"
+
+
+def ticket_status(ticket: dict[str, Any]) -> str:
+    status = STATUS_LABELS.get(str(ticket.get("status")), str(ticket.get("status") or "处理中"))
+    if ticket.get("overdue") and ticket.get("status") != "resolved":
+        status += "（已超期，已提醒督办）"
+    lines = [
+        f"工单 {ticket.get('id')}：{status}",
+        f"承办部门：{ticket.get('department_name') or ticket.get('department') or UNCONFIRMED}",
+        f"办理期限：{chinese_date(ticket['due'])}" if ticket.get("due") else None,
+    ]
+    reply = ticket.get("latest_reply") or ticket.get("last_reply")
+    lines.append(_staff_line(reply) if isinstance(reply, dict) else "暂无工作人员答复。")
+    return _join(lines)
+
+
+def tickets_overview(tickets: Sequence[dict[str, Any]], queued: int) -> str:
+    lines = [ticket_status(t) for t in tickets]
+    if queued:
+        lines.append(f"另有{queued}个诉求已保存，正在等待工单系统恢复后自动提交。")
+    return _join(lines)
+
+
+def ticket_not_found(ticket_id: str) -> str:
+    return f"在本次会话中没有找到工单 {ticket_id}。出于隐私保护，只能查询本次会话中提交的工单，请核对编号。"
+
+
+def no_ticket(queued: int) -> str:
+    if queued:
+        return _join(
+            [
+                f"您有{queued}个诉求已保存，工单系统恢复后会自动提交并生成编号。",
+                "稍后再来查询，或说“转人工”补充新的问题。",
+            ]
+        )
+    return (
+        "本次会话还没有提交过工单。"
+        "如需人工协助，请说“转人工”，我会帮您把问题转给责任部门，并告诉您工单编号。"
+    )
+
+
+def tickets_unavailable() -> str:
+    return f"抱歉，工单系统暂时无法查询，请稍后再试，或拨打{HOTLINE}政务服务便民热线询问进度。"
+
+
+FEEDBACK_SOLVED_BUTTONS = [{"title": "已解决", "payload": "/affirm"}, {"title": "未解决", "payload": "/deny"}]
+
+
+def feedback_solved_question(ticket_id: str) -> str:
+    return f"您的工单 {ticket_id} 已由部门办结。请问您的问题解决了吗？"
+
+
+def feedback_rating_question() -> str:
+    return "请为这次办理打分：1分（很不满意）至5分（非常满意）。"
+
+
+def feedback_rating_invalid() -> str:
+    return "请回复1到5之间的数字打分，5分表示非常满意。"
+
+
+def feedback_solved_unclear() -> str:
+    return "请点“已解决”或“未解决”告诉我问题是否解决了。"
+
+
+def feedback_thanks(solved: bool, ticket_id: str) -> str:
+    if solved:
+        return "感谢您的评价！您的反馈已记录，会计入部门的服务评价。"
+    return _join(
+        [
+            "感谢您的评价，您的反馈已记录，企业吹哨办会跟进督办。",
+            f"问题仍未解决的话，可以说“转人工”重新提交，注明原工单编号 {ticket_id}。",
+        ]
+    )
+
+
+def feedback_not_saved() -> str:
+    return f"抱歉，评价暂时没有保存成功。您可以稍后再试，或拨打{HOTLINE}反映办理情况。"
+

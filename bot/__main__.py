@@ -1,4 +1,4 @@
-"""Command line: `python -m bot serve | run | env`."""
+"""Command line: `python -m bot serve | run | env | users`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def main(argv: List[str] | None = None) -> int:
     commands.add_parser(
         "env", help="print `export` lines for the variables endpoints.yml needs (eval in a shell)"
     )
+    from bot import users
+
+    users.add_arguments(commands)
     args = parser.parse_args(argv)
 
     from bot.settings import get_settings
@@ -33,6 +36,8 @@ def main(argv: List[str] | None = None) -> int:
 
         serve(settings)
         return 0
+    if args.command == "users":
+        return users.run(args, settings)
     if args.command == "run":
         from bot.runner import Runner
 

@@ -9,7 +9,9 @@ import sys
 import httpx
 from sanic import Sanic
 
+from bot.deps import start_services, stop_services
 from bot.errors import JsonErrorHandler
+from bot.handoff.delivery import DeliveryRegistry
 from bot.routes import blueprints
 from bot.routes.home import load_template
 from bot.settings import Settings
@@ -32,6 +34,9 @@ def create_app(settings: Settings) -> Sanic:
     app.config.REQUEST_MAX_SIZE = 1024 * 1024
     app.ctx.settings = settings
     app.ctx.index_template = load_template()
+    # Channels register their Delivery here (e.g. "socketio", "wechat"); the handoff services are
+    # built when the server starts (bot.deps.start_services), never at import or create time.
+    app.ctx.deliveries = DeliveryRegistry()
 
     for blueprint in blueprints():
         app.blueprint(blueprint)
@@ -39,10 +44,12 @@ def create_app(settings: Settings) -> Sanic:
     @app.listener("before_server_start")
     async def open_clients(app: Sanic, _loop: object) -> None:
         app.ctx.http = httpx.AsyncClient()
+        await start_services(app)
 
     @app.listener("after_server_stop")
     async def close_clients(app: Sanic, _loop: object) -> None:
         await app.ctx.http.aclose()
+        await stop_services(app)
 
     return app
 

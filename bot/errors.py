@@ -34,6 +34,9 @@ class JsonErrorHandler(ErrorHandler):
 
     @staticmethod
     def _reason(request: Request | None, exception: BaseException, status: int) -> str:
+        public = getattr(exception, "public_reason", None)  # a reason written for the client (bot.deps)
+        if isinstance(public, str) and public:
+            return public
         if isinstance(exception, NotFound):
             return texts.ERROR_NOT_FOUND.format(path=request.path if request is not None else "")
         if isinstance(exception, MethodNotSupported):

@@ -209,6 +209,7 @@ class Runner:
             )
         self.services = services if services is not None else default_services(self.settings, root)
         self.processes: Dict[str, subprocess.Popen] = {}
+        self.demo_lines: List[str] = []
         self._readers: List[threading.Thread] = []
         self._write_lock = threading.Lock()
         self._stop_signal: int | None = None
@@ -272,6 +273,29 @@ class Runner:
             path = sqlite_path(url, self.root)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
+        return None
+
+    def seed_demo_accounts(self) -> str | None:
+        """In development with DEMO_ACCOUNTS: migrate the database and (re)create the demo staff
+        accounts with fresh passwords, shown by `announce`. Returns why it failed, or None."""
+        if not (self.settings.is_development and self.settings.demo_accounts):
+            return None
+        from bot.deps import open_services
+        from bot.seed import describe, seed_demo_accounts
+
+        url = self.settings.database_url
+        path = sqlite_path(url, self.root)
+        settings = self.settings.copy(update={"database_url": f"sqlite:///{path}"}) if path else self.settings
+        try:
+            services = open_services(settings, migrate=True)
+            try:
+                self.demo_lines = describe(
+                    seed_demo_accounts(services.tickets, services.session_factory), services.knowledge
+                )
+            finally:
+                services.close()
+        except Exception as error:  # the database is unusable: the web app would fail the same way
+            return f"Could not prepare the database {url} (DATABASE_URL) for the demo accounts: {error}"
         return None
 
     def start(self) -> None:
@@ -353,6 +377,11 @@ class Runner:
         ]
         if self.generated_token:
             lines.append(f"  development API token for this run: {s.rasa_api_token.get_secret_value()}")
+        if self.demo_lines:
+            web = f"http://{connect_host(s.bot_host)}:{s.bot_port}"
+            lines.append(f"  staff console:  {web}/console  (public 三亮 pages: {web}/departments)")
+            lines.append("  demo accounts (new passwords every run; DEMO_ACCOUNTS=false to skip):")
+            lines.extend(self.demo_lines)
         lines.append("Stop with Ctrl-C (or SIGTERM).")
         self.say("\n".join(lines))
 
@@ -398,6 +427,10 @@ class Runner:
             if problem:
                 self.say(problem)
                 return 2
+            problem = self.seed_demo_accounts()
+            if problem:
+                self.say(problem)
+                return 1
             self.start()
             problem = self.wait_until_ready()
             if problem:

@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         "https://api.weixin.qq.com/cgi-bin/", description="WeChat API base URL (tests use a local fake)"
     )
 
+    widget_server_url: str | None = Field(
+        None,
+        description="address browsers use to reach Rasa's socket.io channel for the web widget "
+        "(default RASA_URL; behind a proxy, its public URL)",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
 
     class Config:
@@ -133,13 +139,13 @@ class Settings(BaseSettings):
             return value.upper() if value.lower() in {"debug", "info", "warning", "error"} else value.lower()
         return value
 
-    @validator("rasa_url", "action_endpoint_url", "redis_url", "handoff_url", pre=True)
+    @validator("rasa_url", "action_endpoint_url", "redis_url", "handoff_url", "widget_server_url", pre=True)
     def _empty_is_unset(cls, value: object) -> object:  # noqa: N805
         if isinstance(value, str) and not value.strip():
             return None
         return value
 
-    @validator("rasa_url", "action_endpoint_url", "handoff_url", "wechat_api_base")
+    @validator("rasa_url", "action_endpoint_url", "handoff_url", "wechat_api_base", "widget_server_url")
     def _http_url(cls, value: str | None) -> str | None:  # noqa: N805
         if value is not None:
             parts = urlsplit(value)

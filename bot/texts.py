@@ -8,6 +8,9 @@ SERVICE_UNAVAILABLE = (
     "抱歉，系统暂时繁忙，未能及时答复您的问题。请稍后再试，或拨打12345政务服务便民热线咨询。"
 )
 
+# While staff handle the case (Rasa's conversation is paused) the bot stays quiet; every channel says so.
+HANDOFF_PAUSED = "您的留言已转给正在处理的工作人员，工作人员会尽快在此回复您。"
+
 EMPTY_MESSAGE = "您好，请输入您想咨询的事项，例如：“食品经营许可证怎么办理？”"
 
 TRUNCATED_MESSAGE = "您的消息较长（共{length}字），我只阅读了前{limit}字。如有多个问题，请分条发送。"

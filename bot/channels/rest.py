@@ -14,7 +14,10 @@ URL stays `/webhooks/rest/webhook`. Compared with `rasa.core.channels.rest.RestI
   processed in the background (`asyncio.shield`), so the tracker records the whole turn;
 - makes Rasa's RemoteAction give up on the action server after ACTION_TIMEOUT_SECONDS instead of 300 s
   (see `limit_remote_action_timeout`);
-- honours an `input_channel` field in the body (the WeChat bridge sends "wechat").
+- honours an `input_channel` field in the body (the WeChat bridge sends "wechat");
+- while a member of staff handles the case, Rasa's tracker is paused and Rasa says nothing: instead of
+  the service-unavailable message the user then gets a short note with `{"type": "handoff_paused"}`
+  (the channel runs inside Rasa and reads the agent's tracker store).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ MAX_BODY_BYTES = 256 * 1024
 _INPUT_CHANNEL_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+IsPaused = Callable[[str], Awaitable[bool]]
 
 
 def limit_remote_action_timeout(seconds: float) -> None:
@@ -192,6 +196,27 @@ class ChuishaoRestInput(RestInput):
     def _service_unavailable(self, sender: str) -> Dict[str, Any]:
         return self._reply(sender, texts.SERVICE_UNAVAILABLE, {"type": "service_unavailable"})
 
+    def _paused(self, sender: str) -> Dict[str, Any]:
+        return self._reply(sender, texts.HANDOFF_PAUSED, {"type": "handoff_paused"})
+
+    @staticmethod
+    def paused_check(app: Any) -> IsPaused:
+        """Whether a conversation is paused, read from the Rasa agent's tracker store (in-process)."""
+
+        async def is_paused(sender: str) -> bool:
+            agent = getattr(getattr(app, "ctx", None), "agent", None)
+            tracker_store = getattr(agent, "tracker_store", None)
+            if tracker_store is None:
+                return False
+            try:
+                tracker = await tracker_store.retrieve(sender)
+            except Exception:
+                logger.warning("Could not read the tracker of %r (paused?)", sender, exc_info=True)
+                return False
+            return bool(tracker is not None and tracker.is_paused())
+
+        return is_paused
+
     # -- running a turn ----------------------------------------------------------------------------
 
     def _keep_in_background(self, task: asyncio.Task, request: WebhookRequest) -> None:
@@ -213,9 +238,12 @@ class ChuishaoRestInput(RestInput):
         task.add_done_callback(done)
 
     async def handle_with_deadline(
-        self, on_new_message: OnNewMessage, request: WebhookRequest
+        self, on_new_message: OnNewMessage, request: WebhookRequest, is_paused: IsPaused | None = None
     ) -> List[Dict[str, Any]]:
-        """Run one turn; answer what Rasa said, or a polite message if it said nothing in time."""
+        """Run one turn; answer what Rasa said, or a polite message if it said nothing in time.
+
+        A turn that completed silently in a paused conversation (staff have the case) gets the paused note.
+        """
         collector = CollectingOutputChannel()
         user_message = UserMessage(
             request.message,
@@ -240,6 +268,8 @@ class ChuishaoRestInput(RestInput):
             return list(collector.messages) + [self._service_unavailable(request.sender)]
 
         if not collector.messages:
+            if is_paused is not None and await is_paused(request.sender):
+                return [self._paused(request.sender)]
             logger.warning(
                 "Rasa had nothing to say to %r (a failed custom action?); answered that the service is busy.",
                 request.sender,
@@ -290,7 +320,7 @@ class ChuishaoRestInput(RestInput):
 
                 return response.stream(stream, content_type="text/event-stream")
 
-            replies = await self.handle_with_deadline(on_new_message, parsed)
+            replies = await self.handle_with_deadline(on_new_message, parsed, self.paused_check(request.app))
             return response.json(notes + replies, ensure_ascii=False)
 
         return webhook

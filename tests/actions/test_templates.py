@@ -46,7 +46,10 @@ def test_fixed_texts_have_no_blank_lines():
         templates.KNOWLEDGE_UNAVAILABLE,
         templates.CLARIFY_QUESTION,
         templates.FOLLOW_UP_HINT,
-        templates.handoff_unavailable(None),
+        templates.handoff_queued(None),
+        templates.handoff_failed(None),
+        templates.no_ticket(0),
+        templates.no_ticket(2),
     ]
     assert all("\n\n" not in text for text in fixed)
 
@@ -199,11 +202,19 @@ def test_a_single_weak_candidate_is_confirmed_not_listed(procedures, departments
     ]
 
 
-def test_handoff_unavailable(procedures, departments):
-    text = templates.handoff_unavailable(departments["sd-yjj"], procedures["md2-registration-change"])
+def test_handoff_ticket_and_queued(departments):
+    text = templates.handoff_ticket("HZ-20261126-0007", "菏泽市行政审批服务局", "2026年12月17日")
+    assert text.splitlines()[0] == "已为您提交工单，编号 HZ-20261126-0007。"
+    assert "我的工单怎么样了" in text
+    queued = templates.handoff_queued(departments["sd-yjj"])
+    assert "0531-2222222" in queued and "自动提交" in queued
+    assert "12345" in templates.handoff_queued(None)
 
-    assert text.splitlines()[0] == (
-        "【第二类医疗器械注册证变更】由山东省药品监督管理局负责，您可以致电0531-2222222咨询。"
-    )
-    assert "当前版本暂不支持在线转人工" in text
-    assert "12345" in templates.handoff_unavailable(None)
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2026-12-17T09:00:00+00:00", "2026年12月17日"), ("2026-12-16T20:00:00+00:00", "2026年12月17日"),
+     ("2026-12-17", "2026年12月17日")],
+)
+def test_chinese_date_is_in_china_time(value, expected):
+    assert templates.chinese_date(value) == expected

@@ -39,6 +39,7 @@ def make_settings() -> Callable[..., Settings]:
     def make(**values: object) -> Settings:
         values.setdefault("chuishao_env", "test")
         values.setdefault("rasa_api_token", "test-token")
+        values.setdefault("internal_api_token", "internal-test-token")
         values.setdefault("rasa_port", free_port())
         values.setdefault("action_port", free_port())
         return Settings(_env_file=None, **values)

@@ -422,7 +422,10 @@ def test_cli_run_without_a_model_says_how_to_get_one(tmp_path):
 
 
 def test_cli_refuses_unsafe_production_settings():
-    done = run_cli("serve", env={"CHUISHAO_ENV": "production", "RASA_API_TOKEN": "changeme"})
+    done = run_cli(
+        "serve",
+        env={"CHUISHAO_ENV": "production", "RASA_API_TOKEN": "changeme", "INTERNAL_API_TOKEN": "changeme"},
+    )
     assert done.returncode == 2
     assert "RASA_API_TOKEN" in done.stderr and "Traceback" not in done.stderr
 

@@ -168,6 +168,7 @@ def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch):
         _env_file=None,
         chuishao_env="test",
         rasa_api_token="tok",
+        internal_api_token="internal",
         rasa_port=5999,
         redis_url="redis://127.0.0.1:6379/2",
         action_timeout_seconds=1.5,

@@ -326,9 +326,9 @@ def test_credentials_file_registers_the_channel_with_settings(monkeypatch: pytes
     monkeypatch.setenv("ACTION_TIMEOUT_SECONDS", "2")
     monkeypatch.setenv("MAX_MESSAGE_CHARS", "500")
 
-    [channel] = create_http_input_channels(None, str(REPO_ROOT / "credentials.yml"))
+    channels = create_http_input_channels(None, str(REPO_ROOT / "credentials.yml"))
+    [channel] = [c for c in channels if isinstance(c, ChuishaoRestInput)]
 
-    assert isinstance(channel, ChuishaoRestInput)
     assert channel.url_prefix() == "rest"  # so the URL stays /webhooks/rest/webhook
     assert channel.reply_deadline_seconds == 3.5
     assert channel.max_message_chars == 500
@@ -369,3 +369,44 @@ async def test_remote_action_gives_up_after_the_action_timeout(serve):
         elapsed = time.monotonic() - started
 
     assert elapsed < 2
+
+
+# -- paused conversations (a member of staff has the case) ---------------------------------------------
+
+
+async def test_paused_conversation_gets_a_short_note_instead_of_service_unavailable(webhook):
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.events import ConversationPaused, UserUttered
+
+    store = InMemoryTrackerStore(Domain.empty())
+    paused = DialogueStateTracker("u11", slots=[])
+    paused.update(ConversationPaused())
+    await store.save(paused)
+
+    async def record_only(message: UserMessage) -> None:
+        # What Rasa does while paused: record the message, predict nothing.
+        tracker = await store.get_or_create_tracker(message.sender_id)
+        tracker.update(UserUttered(message.text))
+        await store.save(tracker)
+
+    fake = FakeRasa(record_only)
+    channel = ChuishaoRestInput(reply_deadline_seconds=1.0)
+    app = Sanic(f"test_rest_paused_{next(_app_numbers)}")
+    app.ctx.agent = type("Agent", (), {"tracker_store": store})()
+    app.blueprint(channel.blueprint(fake), url_prefix="/webhooks/rest")
+    from tests.bot.conftest import serving
+
+    async with serving(app) as url:
+        paused_reply = await post(url, {"sender": "u11", "message": "请问处理到哪一步了？"})
+        other_reply = await post(url, {"sender": "u12", "message": "你好"})
+
+    assert paused_reply.status_code == 200
+    assert paused_reply.json() == [
+        {"recipient_id": "u11", "text": texts.HANDOFF_PAUSED, "custom": {"type": "handoff_paused"}}
+    ]
+    # A conversation that is not paused and got no answer still hears that the service is busy.
+    [message] = other_reply.json()
+    assert_service_unavailable(message, "u12")
+    # The user's message was kept for the staff.
+    tracker = await store.retrieve("u11")
+    assert tracker.latest_message.text == "请问处理到哪一步了？"

@@ -1,0 +1,1 @@
+"""The handoff service's core: working days, deadlines, ticket ids, TicketService, Rasa client, delivery."""
