@@ -74,6 +74,7 @@ class DocFacts:
     licence_class: str | None
     department: str
     key_text: str  # name, aliases, licence and change items, separated by "|"
+    phrases: tuple[str, ...] = ()  # name, aliases and licence, normalised: what names this procedure
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,7 @@ def doc_facts(procedure: Procedure) -> DocFacts:
         licence_class=procedure.licence_class,
         department=procedure.department,
         key_text="|".join(normalise(part) for part in key_parts),
+        phrases=tuple(normalise(part) for part in key_parts[: len(procedure.aliases) + 2] if part),
     )
 
 

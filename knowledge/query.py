@@ -23,6 +23,7 @@ ACTION_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("变更", ("变更", "更改", "更换", "更名", "改", "换", "迁", "搬")),
     ("新办", ("新办", "首次", "新开", "开办", "设立", "开户", "申领", "申请", "办理", "开")),
 )
+ACTIONS = frozenset(action for action, _ in ACTION_WORDS)
 WEAK_ACTION_WORDS = frozenset({"申请", "办理", "开", "申领"})
 WEAK_ACTION_STRENGTH = 0.5
 
@@ -106,6 +107,7 @@ def understand(
     items, item_words = _detect_change_items(content, known_change_items)
     if change_item:
         items.add(normalise(change_item))
+    action = _canonical_action(action)
     if action and found_action is None:
         # The words win over the NLU's entity: DIET's action entity is a guess learned from a few
         # hundred examples, and a wrong action costs the right candidate W_ACTION_MISMATCH.
@@ -127,6 +129,17 @@ def understand(
         change_items=frozenset(items),
         classes=frozenset(c for c in CLASS_WORDS if c in normalised),
     )
+
+
+def _canonical_action(value: str | None) -> str | None:
+    """The NLU's action entity as the knowledge base names actions ("换" -> 变更, "续" -> 延续), or
+    None when it names none: an unknown action would count against every procedure."""
+    if not value:
+        return None
+    if value in ACTIONS:
+        return value
+    found, _, _ = _detect_action(value)
+    return found or ("延续" if "续" in value else None)
 
 
 def _detect_action(text: str) -> tuple[str | None, float, list[str]]:

@@ -55,6 +55,7 @@ class _Scored:
     doc: int
     signals: scoring.Signals
     logit: float = field(init=False)
+    probability: float = 0.0  # set once the whole pool is scored
 
     def __post_init__(self) -> None:
         self.logit = self.signals.logit
@@ -90,6 +91,38 @@ class Retriever:
         top_k: int = 5,
     ) -> SearchResult:
         text = text if isinstance(text, str) else ""
+        query, ranked, exact_docs, hints = self._rank(text, action, change_item, entities, exclude)
+        generic = self._ambiguous(query, ranked, exact_docs, hints)
+        decision, chosen = self._decide(ranked, generic, top_k)
+        understood = {
+            "normalised": query.normalised,
+            "action": query.action,
+            "change_items": sorted(query.change_items),
+            "classes": sorted(query.classes),
+            "generic": generic,
+        }
+        return SearchResult(text, decision, [self._candidate(s) for s in chosen], understood)
+
+    def signals(
+        self,
+        text: str,
+        action: str | None = None,
+        change_item: str | None = None,
+        entities: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[tuple[str, scoring.Signals, float]]:
+        """Every candidate considered for `text` with its signals and score, best first: what the
+        weights in knowledge/weights.py are fitted on."""
+        _, ranked, _, _ = self._rank(text if isinstance(text, str) else "", action, change_item, entities, ())
+        return [(self.index.ids[s.doc], s.signals, s.probability) for s in ranked]
+
+    def _rank(
+        self,
+        text: str,
+        action: str | None,
+        change_item: str | None,
+        entities: Sequence[Mapping[str, Any]] | None,
+        exclude: Iterable[str],
+    ) -> tuple[Query, list[_Scored], set[int], _EntityHints]:
         hints = _EntityHints.read(entities or (), self.index)
         # An entity normally is a span of the text; one that is not (carried over by the caller) is
         # read as if the user had written it.
@@ -125,17 +158,10 @@ class Retriever:
             pool = set()  # nothing in the message can pick a procedure; scoring filler would guess
         ranked = [_Scored(doc, self._signals(doc, context)) for doc in pool]
         ranked.sort(key=lambda s: (-s.logit, self.index.ids[s.doc]))
-
-        generic = self._ambiguous(query, ranked, exact_docs, hints)
-        decision, chosen = self._decide(ranked, generic, top_k)
-        understood = {
-            "normalised": query.normalised,
-            "action": query.action,
-            "change_items": sorted(query.change_items),
-            "classes": sorted(query.classes),
-            "generic": generic,
-        }
-        return SearchResult(text, decision, [self._candidate(s) for s in chosen], understood)
+        probabilities = scoring.probabilities([s.logit for s in ranked])
+        for scored, probability in zip(ranked, probabilities, strict=True):
+            scored.probability = probability
+        return query, ranked, exact_docs, hints
 
     # --- signals ------------------------------------------------------------------------------------
 
@@ -170,9 +196,14 @@ class Retriever:
             signals.bm25_rel = signals.bm25 / context.best_bm25 if context.best_bm25 > 0 else 0.0
         signals.coverage = _coverage(context.grams, facts.key_text)
         signals.residual_coverage = _coverage(context.residual_grams, facts.key_text)
+        signals.phrase_coverage = max(
+            (_coverage(_grams(phrase), context.query.normalised) for phrase in facts.phrases),
+            default=0.0,
+        )
         if doc in context.phrase_docs:
             signals.phrase, signals.phrase_partial = context.phrase_docs[doc]
         signals.entity = doc in hints.procedures
+        signals.selected = doc in hints.selected
         signals.licence = bool(facts.licence) and (
             facts.licence in query.normalised or facts.licence in hints.licences
         )
@@ -201,27 +232,39 @@ class Retriever:
             return False
         if query.generic and not hints.licences:
             return True
-        return query.action is None and any(self.index.facts[s.doc].licence == query.content for s in ranked)
+        licences = {self.index.facts[s.doc].licence for s in ranked} - {""}
+        # only a certificate's name, once or repeated ("排污证", "营业执照营业执照")
+        return query.action is None and any(not query.content.replace(name, "") for name in licences)
 
     # --- decision -----------------------------------------------------------------------------------
 
     def _decide(self, ranked: list[_Scored], generic: bool, top_k: int) -> tuple[Decision, list[_Scored]]:
+        """No match when no candidate is likely; answer a likely best that clearly beats the
+        runner-up; otherwise ask among the close candidates."""
         top_k = max(1, top_k)
-        if not ranked or scoring.calibrate(ranked[0].logit) < scoring.NO_MATCH_THRESHOLD:
-            near = [s for s in ranked if scoring.calibrate(s.logit) >= scoring.NEAR_MISS_FLOOR]
+        offered = [s for s in ranked if s.probability >= scoring.OFFER_FLOOR]
+        near_best = [s for s in ranked if ranked[0].logit - s.logit <= scoring.CLARIFY_LOGIT_WINDOW]
+        close = [s for s in near_best if s.probability >= scoring.OFFER_FLOOR]
+        likely = ranked[0].probability if ranked else 0.0
+        if generic:
+            # "我想变更法人" fits every procedure that changes that item, whatever its score, and
+            # spreads the probability over them: their sum is what says the question is answerable.
+            fits = [s for s in ranked if s.signals.action > 0 and s.signals.change_item > 0]
+            close = [s for s in ranked if s in near_best or s in fits]
+            likely = max(likely, sum(s.probability for s in close))
+        if likely < scoring.NO_MATCH_THRESHOLD:
+            near = [s for s in ranked if s.probability >= scoring.NEAR_MISS_FLOOR]
             return "no_match", near[:top_k]
-        offered = [s for s in ranked if scoring.calibrate(s.logit) >= scoring.NO_MATCH_THRESHOLD]
-        close = [s for s in offered if ranked[0].logit - s.logit <= scoring.CLARIFY_LOGIT_WINDOW]
         clear_margin = len(ranked) == 1 or ranked[0].logit - ranked[1].logit >= scoring.MIN_LOGIT_MARGIN
         if generic and len(close) > 1:
             return "clarify", close[:top_k]
-        if scoring.calibrate(ranked[0].logit) >= scoring.ANSWER_THRESHOLD and clear_margin:
+        if ranked[0].probability >= scoring.ANSWER_THRESHOLD and clear_margin:
             return "answer", offered[:top_k]
         return "clarify", close[:top_k]
 
     def _candidate(self, scored: _Scored) -> Candidate:
         procedure = self.kb.procedures[self.index.ids[scored.doc]]
-        return Candidate(procedure, round(scoring.calibrate(scored.logit), 4), scored.signals.as_dict())
+        return Candidate(procedure, round(scored.probability, 4), scored.signals.as_dict())
 
 
 @dataclass
@@ -229,6 +272,7 @@ class _EntityHints:
     """What the NLU's entities point at."""
 
     procedures: set[int] = field(default_factory=set)
+    selected: set[int] = field(default_factory=set)  # by id (a button), not by a name in the text
     licences: set[str] = field(default_factory=set)
     phrases: list[str] = field(default_factory=list)  # procedure/licence values as written
     departments: set[str] = field(default_factory=set)
@@ -246,6 +290,7 @@ class _EntityHints:
                 continue
             if kind in ("procedure", "procedure_id") and value in index.position:  # an id, from a button
                 hints.procedures.add(index.position[value])
+                hints.selected.add(index.position[value])
             elif kind == "procedure":
                 hints.procedures.update(doc for doc, _ in index.phrases.lookup(normalise(value)))
                 hints.phrases.append(value)

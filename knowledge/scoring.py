@@ -1,86 +1,108 @@
-"""Signals of one candidate, their weights, the calibration to 0..1 and the decision thresholds.
+"""Signals of one candidate, their fitted weights, the score in 0..1 and the decision thresholds.
 
-All tunable numbers live here. The score is a logistic over a weighted sum of signals (a hand-set
-logistic regression); the weights and thresholds were checked against the labelled queries in
-tests/knowledge/test_retriever.py and against the real knowledge base.
+The score is a logistic regression over the signals, conditional on the other candidates of the
+same message: P(this candidate is the procedure the message asks about). `python -m
+eval.tune_thresholds --write` fits the weights on the even-numbered questions of eval/questions.yml,
+grid-searches the decision thresholds on the same half and writes both into knowledge/weights.py;
+the odd-numbered half is the held-out check (its reliability table is printed).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from knowledge import weights
+
 # --- decision thresholds (on the calibrated score, 0..1) ------------------------------------------
-# Tuned on the even-numbered questions of eval/questions.yml by `python -m eval.tune_thresholds`
-# (a grid over these three; the odd-numbered half is the held-out check). Asking back costs the user
-# a turn, so a clear best is answered even when its score is modest: the score is a hand-weighted
-# logistic, not a calibrated probability.
-ANSWER_THRESHOLD = 0.30  # answer only above this ...
-MIN_LOGIT_MARGIN = 0.5  # ... and when the best beats the runner-up by this much (odds ratio e^0.5 ~ 1.6)
-NO_MATCH_THRESHOLD = 0.20  # below this nothing is offered, not even a clarification
-CLARIFY_LOGIT_WINDOW = 2.5  # a clarification offers the candidates this close to the best
-NEAR_MISS_FLOOR = 0.05  # candidates listed (for debugging) with a no_match
+ANSWER_THRESHOLD = weights.ANSWER_THRESHOLD  # answer only above this ...
+MIN_LOGIT_MARGIN = weights.MIN_LOGIT_MARGIN  # ... and when the best beats the runner-up by this (log odds)
+# Below this nothing is offered (for a generic question: the close candidates' summed scores).
+NO_MATCH_THRESHOLD = weights.NO_MATCH_THRESHOLD
+CLARIFY_LOGIT_WINDOW = 3.0  # a clarification offers the candidates this close to the best (log odds) ...
+OFFER_FLOOR = 0.05  # ... whose score is at least this
+NEAR_MISS_FLOOR = 0.01  # candidates listed (for debugging) with a no_match
 
 # --- retrieval ------------------------------------------------------------------------------------
 BM25_CANDIDATES = 30  # BM25 hits re-ranked per query; name/alias/entity hits are always added
 
-# --- weights of the logit -------------------------------------------------------------------------
-BIAS = -4.0
-W_COVERAGE = 3.0  # share of the message's content bigrams found in the procedure's names/licence/items
-W_RESIDUAL = 2.0  # the same for the residual: the content without action and change-item words
-# BM25 relative to the best BM25 score of this query; like W_NEW_PRIOR it is multiplied by the coverage,
-# so that it orders candidates without lifting a message that matches nothing (the best is always 1).
-W_BM25 = 1.5
-W_NAMED = 2.5  # a name/alias of the procedure is in the message, or the NLU tagged it (counted once) ...
-W_NAMED_PARTIAL = 1.0  # ... or only inside a longer name/alias of another procedure
-W_LICENCE = 1.0  # the procedure's licence is named in the message or by an NLU entity
-W_ACTION_MATCH = 1.0  # x action strength
-W_ACTION_MISMATCH = -2.0  # x action strength; waived when the procedure's own matched alias has the word
-W_NEW_PRIOR = 1.5  # no action said: a bare procedure name usually means getting it for the first time
-W_CHANGE_ITEM_MATCH = 0.8
-W_CHANGE_ITEM_MISMATCH = -0.8  # a 变更 procedure that does not cover the item asked about
-W_CLASS_MATCH = 1.0
-W_CLASS_MISMATCH = -3.0  # 三类 asked, 第二类 procedure: almost certainly wrong
-W_DEPARTMENT = 0.5
+# The features of the regression (the keys of weights.WEIGHTS); `Signals.features` computes them.
+FEATURES = (
+    "coverage",  # share of the message's content bigrams found in the procedure's names/licence/items
+    "residual_coverage",  # the same for the residual: the content without action and change-item words
+    "phrase_coverage",  # share of the best-matching name/alias's bigrams found in the message
+    "bm25_rel",  # BM25 relative to the best BM25 score of this query
+    "bm25_x_coverage",  # ... times the coverage: orders candidates without lifting a message matching nothing
+    "named",  # a name/alias of the procedure is in the message, or the NLU tagged it
+    "named_partial",  # ... or only inside a longer name/alias of another procedure
+    "licence",  # the procedure's licence is named in the message or by an NLU entity
+    "department",  # its department is named
+    "action_match",  # x action strength
+    "action_mismatch",  # x action strength; waived when the procedure's own matched alias has the word
+    "new_prior",  # no action said (x coverage): a bare name usually means getting it for the first time
+    "change_item_match",
+    "change_item_mismatch",  # a 变更 procedure that does not cover the item asked about
+    "class_match",
+    "class_mismatch",  # 三类 asked, 第二类 procedure: almost certainly wrong
+)
+# Not fitted (the evaluation questions have no buttons): a procedure chosen by id wins.
+W_SELECTED = 8.0
+# Bounds on fitted weights where the tuning half has too few cases to learn what is certain:
+# a device class other than the one asked about is almost always wrong.
+PRIOR_BOUNDS = {"class_mismatch": (None, -2.0)}
+# The sign each weight must have: a fitted weight of the other sign is dropped (set to 0) and the rest
+# refitted, so that evidence for a candidate never lowers its score.
+NEGATIVE_FEATURES = frozenset({"action_mismatch", "change_item_mismatch", "class_mismatch"})
 
 
 @dataclass
 class Signals:
-    """Evidence for one candidate; `logit` combines it and `calibrate(logit)` is the score."""
+    """Evidence for one candidate; `logit` combines it and `probabilities` turns logits into scores."""
 
     bm25: float = 0.0
     bm25_rel: float = 0.0
     coverage: float = 0.0
     residual_coverage: float = 0.0
+    phrase_coverage: float = 0.0
     phrase: str = ""  # the matched name/alias (normalised), if any
     phrase_partial: bool = False
     licence: bool = False
     entity: bool = False
+    selected: bool = False  # chosen by id (a clarification button)
     action: float = 0.0  # +strength match, -strength mismatch, 0 unknown
     new_prior: bool = False
     change_item: int = 0  # +1 covers the item asked about, -1 does not, 0 not applicable
     licence_class: int = 0  # +1 same class, -1 another class, 0 not applicable
     department: bool = False
 
+    def features(self) -> dict[str, float]:
+        """The regression's inputs (FEATURES), all 0..1."""
+        named = bool(self.entity or (self.phrase and not self.phrase_partial))
+        return {
+            "coverage": self.coverage,
+            "residual_coverage": self.residual_coverage,
+            "phrase_coverage": self.phrase_coverage,
+            "bm25_rel": self.bm25_rel,
+            "bm25_x_coverage": self.bm25_rel * self.coverage,
+            "named": float(named),
+            "named_partial": float(bool(self.phrase) and not named),
+            "licence": float(self.licence),
+            "department": float(self.department),
+            "action_match": max(self.action, 0.0),
+            "action_mismatch": max(-self.action, 0.0),
+            "new_prior": float(self.new_prior) * self.coverage,
+            "change_item_match": float(self.change_item > 0),
+            "change_item_mismatch": float(self.change_item < 0),
+            "class_match": float(self.licence_class > 0),
+            "class_mismatch": float(self.licence_class < 0),
+        }
+
     @property
     def logit(self) -> float:
-        value = BIAS + W_COVERAGE * self.coverage + W_RESIDUAL * self.residual_coverage
-        value += W_BM25 * self.bm25_rel * self.coverage
-        if self.entity or (self.phrase and not self.phrase_partial):
-            value += W_NAMED
-        elif self.phrase:
-            value += W_NAMED_PARTIAL
-        value += W_LICENCE * self.licence + W_DEPARTMENT * self.department
-        if self.action > 0:
-            value += W_ACTION_MATCH * self.action
-        elif self.action < 0:
-            value += W_ACTION_MISMATCH * -self.action
-        value += W_NEW_PRIOR * self.new_prior * self.coverage
-        if self.change_item:
-            value += W_CHANGE_ITEM_MATCH if self.change_item > 0 else W_CHANGE_ITEM_MISMATCH
-        if self.licence_class:
-            value += W_CLASS_MATCH if self.licence_class > 0 else W_CLASS_MISMATCH
-        return value
+        features = self.features()
+        fitted = sum(weights.WEIGHTS[name] * value for name, value in features.items())
+        return weights.BIAS + fitted + W_SELECTED * self.selected
 
     def as_dict(self) -> dict[str, float | str | bool]:
         values: dict[str, float | str | bool] = {
@@ -90,8 +112,16 @@ class Signals:
         return values
 
 
-def calibrate(logit: float) -> float:
-    """Logistic: logit 0 -> 0.5; ANSWER_THRESHOLD 0.8 is a logit of about 1.4."""
-    if logit < -60:
-        return 0.0
-    return 1.0 / (1.0 + math.exp(-logit))
+def probabilities(logits: Sequence[float]) -> list[float]:
+    """The score of each candidate: P(it is the procedure the message asks about).
+
+    A conditional logit: the candidates of one message compete with each other and with "none of
+    them" (logit 0), so one candidate alone keeps its logistic probability, and two close ones share
+    it. The weights are fitted for exactly this (eval/tune_thresholds.py).
+    """
+    if not logits:
+        return []
+    top = max(0.0, *logits)
+    exps = [math.exp(max(z - top, -700.0)) for z in logits]
+    total = math.exp(-top) + sum(exps)
+    return [e / total for e in exps]

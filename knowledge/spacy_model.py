@@ -81,11 +81,17 @@ def build_pipeline(kb: KnowledgeBase, userdict_tokenizer: jieba.Tokenizer) -> La
 
 
 def unrecognised_names(nlp: Language, kb: KnowledgeBase) -> list[str]:
-    """Procedure names the pipeline does not tag with their id in a probe sentence."""
+    """Procedure names the pipeline does not tag with their id in a probe sentence.
+
+    A name that is also its licence's name ("仅销售预包装食品备案") is tagged as that licence.
+    """
     missing = []
     for procedure in kb.procedures.values():
         doc = nlp(PROBE_SENTENCE.format(procedure.name))
-        if not any(ent.label_ == LABEL_PROCEDURE and ent.ent_id_ == procedure.id for ent in doc.ents):
+        wanted = {(LABEL_PROCEDURE, procedure.id)}
+        if procedure.licence and normalise(procedure.licence) == normalise(procedure.name):
+            wanted.add((LABEL_LICENCE, procedure.licence))
+        if not any((ent.label_, ent.ent_id_) in wanted for ent in doc.ents):
             missing.append(procedure.name)
     return missing
 
