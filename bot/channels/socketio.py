@@ -257,6 +257,15 @@ class ChuishaoSocketIOInput(InputChannel):
         self.sio = sio
         namespace = self.namespace
 
+        @webhook.listener("after_server_start")
+        async def start_redis_listener(_app: Sanic, _loop: Any) -> None:
+            # python-socketio subscribes to Redis lazily, on the first client connection, so the
+            # first replies published before the subscription completes were lost (a widget stuck at
+            # "连接中"). Subscribe when the server starts instead, long before the first client.
+            if not sio.manager_initialized:
+                sio.manager_initialized = True
+                sio.manager.initialize()
+
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok", "redis": bool(self.redis_url)})
@@ -273,7 +282,8 @@ class ChuishaoSocketIOInput(InputChannel):
                 joined = sio.enter_room(sid, session_id, namespace=namespace)
                 if inspect.isawaitable(joined):  # a coroutine since python-socketio 5.10
                     await joined
-            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+            # The socket is in this process: answer it directly, not through the Redis queue.
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace, ignore_queue=True)
 
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, data: Any = None) -> None:
