@@ -113,7 +113,8 @@ class ActionAskFeedbackRating(Action):
         ticket = tracker.get_slot("feedback_ticket")
         dispatcher.utter_message(
             text=templates.feedback_rating_question(),
-            buttons=[{"title": f"{n}分", "payload": f'/inform{{"rating": "{n}"}}'} for n in range(5, 0, -1)],
+            # 1 to 5 in order: WeChat numbers the options, and a user who answers "5" means 5 points.
+            buttons=[{"title": f"{n}分", "payload": f'/inform{{"rating": "{n}"}}'} for n in range(1, 6)],
             json_message={"type": "feedback_request", "ticket": ticket, "ask": "rating"},
         )
         return []

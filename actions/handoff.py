@@ -335,6 +335,7 @@ class ActionSubmitHandoff(Action):
                 "ticket": {
                     "id": ticket["id"],
                     "department": ticket.get("department") or code,
+                    "department_name": department_name,
                     "due": ticket.get("due"),
                 },
             },

@@ -13,6 +13,13 @@ from urllib.parse import quote
 
 import httpx
 
+# Characters left as they are in a conversation id. Rasa's routes (`/conversations/<id:path>/...`, Sanic
+# 21.12) do not percent-decode the id, so "wechat:<openid>" sent as "wechat%3A<openid>" would address
+# another, empty conversation; everything a URL path may hold is therefore sent raw ("/" included: the
+# `path` parameter takes it). Ids with other characters (space, "?", "#", "%", non-ASCII) cannot be
+# addressed through Rasa's API at all; the widget's and WeChat's ids never have them.
+PATH_SAFE = "/:@!$&'()*+,;="
+
 # Rasa's text for intents triggered from outside (rasa.shared.core.constants.EXTERNAL_MESSAGE_PREFIX).
 EXTERNAL_PREFIX = "EXTERNAL: "
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
@@ -57,7 +64,7 @@ class RasaClient:
 
     @staticmethod
     def _conversation(conversation_id: str) -> str:
-        return f"/conversations/{quote(conversation_id, safe='')}"
+        return f"/conversations/{quote(conversation_id, safe=PATH_SAFE)}"
 
     async def append_events(self, conversation_id: str, events: List[Dict[str, Any]]) -> None:
         """Append events to the tracker without running side effects or sending anything to a channel."""

@@ -7,6 +7,8 @@ conversation's own random id, known only to that client.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -22,6 +24,7 @@ def blueprint() -> Blueprint:
 
     @routes.get("/<sender_id:str>/messages")
     async def messages(request: Request, sender_id: str) -> HTTPResponse:
+        sender_id = unquote(sender_id)  # Sanic 21.12 does not percent-decode path parameters
         if not 0 < len(sender_id) <= 255:
             raise deps.ApiError(SENDER_INVALID)
         after_arg = (request.args.get("after") or "0").strip()

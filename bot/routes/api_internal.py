@@ -7,6 +7,7 @@ configured token (development without the runner) the internal API refuses every
 from __future__ import annotations
 
 import secrets
+from urllib.parse import unquote
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -46,7 +47,8 @@ def blueprint() -> Blueprint:
     @routes.get("/conversations/<sender_id:str>/tickets")
     async def conversation_tickets(request: Request, sender_id: str) -> HTTPResponse:
         check_token(request)
-        tickets = await deps.call(deps.service(request).conversation_tickets, sender_id)
+        # Sanic 21.12 does not percent-decode path parameters: "wechat%3A<openid>" is "wechat:<openid>".
+        tickets = await deps.call(deps.service(request).conversation_tickets, unquote(sender_id))
         return response.json({"tickets": tickets}, ensure_ascii=False, default=str)
 
     @routes.post("/tickets/<ticket_id:str>/feedback")

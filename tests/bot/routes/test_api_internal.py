@@ -98,3 +98,13 @@ async def test_feedback_only_from_the_owning_conversation_after_resolution(web):
     lead = await web.as_user("scjglead", "hz-scjg", "lead")
     stats = (await lead.get("/api/stats")).json()
     assert (stats["avg_rating"], stats["rated"]) == (5, 1)
+
+
+async def test_conversation_tickets_of_a_percent_encoded_wechat_sender(web):
+    """The action server's client encodes the sender id ("wechat:<openid>" → "wechat%3A<openid>");
+    Sanic does not decode path parameters, so the route must."""
+    ticket = await web.create_ticket(conversation_id="wechat:oAbC-12_xyz")
+
+    answer = await web.internal_get("/api/internal/conversations/wechat%3AoAbC-12_xyz/tickets")
+
+    assert [t["id"] for t in answer.json()["tickets"]] == [ticket["id"]]
