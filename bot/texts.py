@@ -19,7 +19,9 @@ TRUNCATED_MESSAGE = "您的消息较长（共{length}字），我只阅读了前
 ERROR_BODY_NOT_JSON = '请求体必须是 JSON 对象，例如 {"sender": "用户ID", "message": "您的问题"}。'
 ERROR_BODY_NOT_OBJECT = "请求体必须是 JSON 对象，而不是数组、字符串或数字。"
 ERROR_SENDER_MISSING = "缺少 sender 字段（会话标识，1 至 {max_len} 个字符的字符串）。"
-ERROR_SENDER_INVALID = "sender 字段必须是 1 至 {max_len} 个字符的字符串。"
+ERROR_SENDER_INVALID = (
+    "sender 字段必须是 1 至 {max_len} 个字符的字符串，只能包含英文字母、数字和 _ . : @ - 。"
+)
 ERROR_MESSAGE_MISSING = "缺少 message 字段（用户消息，字符串）。"
 ERROR_MESSAGE_INVALID = "message 字段必须是字符串。"
 ERROR_METADATA_INVALID = "metadata 字段必须是 JSON 对象。"

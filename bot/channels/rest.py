@@ -41,6 +41,9 @@ from bot import texts
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_CHARS = 128
+# Sender ids travel unencoded in the paths of Rasa's HTTP API (Sanic 21.12 does not percent-decode
+# them), which the handoff service uses to pause and resume a conversation: only URL-safe ids work.
+SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]+$")
 MAX_INPUT_CHANNEL_CHARS = 64
 MAX_BODY_BYTES = 256 * 1024
 _INPUT_CHANNEL_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -117,7 +120,11 @@ def parse_webhook_request(body: bytes, *, default_channel: str, max_message_char
     if "sender" not in data or data["sender"] is None:
         raise InvalidWebhookRequest(texts.ERROR_SENDER_MISSING.format(max_len=MAX_SENDER_CHARS))
     sender = data["sender"]
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
+    if (
+        not isinstance(sender, str)
+        or len(sender) > MAX_SENDER_CHARS
+        or not SENDER_PATTERN.match(sender)
+    ):
         raise InvalidWebhookRequest(texts.ERROR_SENDER_INVALID.format(max_len=MAX_SENDER_CHARS))
 
     if "message" not in data or data["message"] is None:

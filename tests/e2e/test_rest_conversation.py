@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import httpx
@@ -16,7 +17,7 @@ PROCEDURE = "md2-operating-record-change"
 
 @pytest.fixture
 def sender(request: pytest.FixtureRequest) -> str:
-    return f"e2e-{os.getpid()}-{request.node.name}"
+    return f"e2e-{os.getpid()}-" + re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
 
 
 def test_start_up_is_clean_and_healthy(system):

@@ -105,6 +105,8 @@ async def post(url: str, body: Any) -> httpx.Response:
         ('{"sender": "", "message": "你好"}'.encode(), SENDER_INVALID),
         ('{"sender": "   ", "message": "你好"}'.encode(), SENDER_INVALID),
         (json.dumps({"sender": "x" * 129, "message": "你好"}).encode(), SENDER_INVALID),
+        ('{"sender": "用户 1", "message": "你好"}'.encode(), SENDER_INVALID),
+        ('{"sender": "a/b?c#d%20", "message": "你好"}'.encode(), SENDER_INVALID),
         (b'{"sender": "a"}', texts.ERROR_MESSAGE_MISSING),
         (b'{"sender": "a", "message": null}', texts.ERROR_MESSAGE_MISSING),
         (b'{"sender": "a", "message": 5}', texts.ERROR_MESSAGE_INVALID),
