@@ -115,7 +115,9 @@ def fit_weights(choices: Sequence[Choice]) -> tuple[float, dict[str, float]]:
         scoring.PRIOR_BOUNDS.get(name, (None, 0.0) if name in scoring.NEGATIVE_FEATURES else (0.0, None))
         for name in scoring.FEATURES
     ]
-    start = np.array([weights.BIAS, *(weights.WEIGHTS[name] for name in scoring.FEATURES)], dtype=float)
+    # A feature added since the last fit starts at 0.
+    start = np.array([weights.BIAS, *(weights.WEIGHTS.get(name, 0.0) for name in scoring.FEATURES)],
+                     dtype=float)
     low = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
     high = np.array([np.inf if b[1] is None else b[1] for b in bounds])
     start = np.clip(start, low, high)  # L-BFGS-B wants a feasible start

@@ -3,6 +3,7 @@ anything in it actually picks out a procedure ("我想变更法人" does not: it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -62,6 +63,17 @@ FILLERS = frozenset(_FILLER_WORDS.split())
 
 GENERIC_MAX_CHARS = 1  # a residual this short names nothing
 
+# A certificate named in the message: the words before 许可证/执照/许可/证 ("采矿许可证" -> "采矿"). A
+# candidate about another certificate is unlikely to be meant ("营业性演出许可证" is not the 排污许可证).
+# Supporting papers (身份证, 证明, 认证, 保证) are not certificates that name a procedure.
+_LICENCE_SUFFIX = re.compile(r"许可证|执照|许可|(?<!身份)(?<![认验保论])证(?![明件据书实券])")
+_LICENCE_CORE_CHARS = 4  # at most this many characters before the suffix ...
+# ... and none from before the last of these: verbs, particles, measure words, another certificate.
+_LICENCE_CORE_STOP = re.compile(
+    r".*(?:办|要|的|个|是|了|吗|请|问|申|领|怎|么|什|啥|哪|张|本|拿|考|和|与|及|或|还|把|给|在|做|有|需|该|这|那"
+    r"|证|照|可|换|改|变|续|期|补|销)"
+)
+
 
 @dataclass(frozen=True)
 class Query:
@@ -76,6 +88,7 @@ class Query:
     action_words: tuple[str, ...]  # the action words found in the message
     change_items: frozenset[str]  # normalised items, e.g. {"法定代表人"}
     classes: frozenset[str]  # 第一类/第二类/第三类 named in the message
+    licence_cores: tuple[str, ...] = ()  # what names each certificate in the message ("采矿许可证" -> "采矿")
 
     @property
     def names_nothing(self) -> bool:
@@ -128,7 +141,19 @@ def understand(
         action_words=tuple(action_words),
         change_items=frozenset(items),
         classes=frozenset(c for c in CLASS_WORDS if c in normalised),
+        licence_cores=licence_cores(normalised),
     )
+
+
+def licence_cores(normalised: str) -> tuple[str, ...]:
+    """The words naming each certificate in the message, two characters or more, in order."""
+    cores = []
+    for match in _LICENCE_SUFFIX.finditer(normalised):
+        before = normalised[max(0, match.start() - _LICENCE_CORE_CHARS):match.start()]
+        core = _LICENCE_CORE_STOP.sub("", before)
+        if len(core) >= 2:
+            cores.append(core)
+    return tuple(dict.fromkeys(cores))
 
 
 def _canonical_action(value: str | None) -> str | None:

@@ -221,6 +221,9 @@ class Retriever:
         if query.classes and facts.licence_class:
             signals.licence_class = 1 if facts.licence_class in query.classes else -1
         signals.department = facts.department in context.departments
+        if query.licence_cores:
+            found = max(_coverage(_grams(core), facts.key_text) for core in query.licence_cores)
+            signals.licence_miss = 1.0 - found
         return signals
 
     def _ambiguous(
@@ -255,7 +258,10 @@ class Retriever:
         if likely < scoring.NO_MATCH_THRESHOLD:
             near = [s for s in ranked if s.probability >= scoring.NEAR_MISS_FLOOR]
             return "no_match", near[:top_k]
-        clear_margin = len(ranked) == 1 or ranked[0].logit - ranked[1].logit >= scoring.MIN_LOGIT_MARGIN
+        clear_margin = len(ranked) == 1 or (
+            ranked[0].logit - ranked[1].logit >= scoring.MIN_LOGIT_MARGIN
+            and not (ranked[1].probability >= scoring.OFFER_FLOOR and _only_wording_differs(*ranked[:2]))
+        )
         if generic and len(close) > 1:
             return "clarify", close[:top_k]
         if ranked[0].probability >= scoring.ANSWER_THRESHOLD and clear_margin:
@@ -319,6 +325,25 @@ class _Context:
     phrase_docs: dict[int, tuple[str, bool]]
     hints: _EntityHints
     departments: set[str]
+
+
+# Features that depend on how a procedure is written in the base more than on what the message says.
+_HOW_WRITTEN = frozenset({"bm25_rel", "bm25_x_coverage", "phrase_coverage"})
+
+
+def _only_wording_differs(first: _Scored, second: _Scored) -> bool:
+    """Nothing the message says separates the two: the same share of its words is found in each, and
+    the same name, certificate, action, change item and class agree or not. Only how the two are
+    written in the base orders them (BM25's term weights, how long their names are, i.e. what share of
+    a name the message spells out): no reason to pick one, so ask ("卖食品要办什么证")."""
+    return _evidence(first.signals) == _evidence(second.signals)
+
+
+def _evidence(signals: scoring.Signals) -> tuple:
+    features = signals.features()
+    return tuple(
+        round(value, 3) for name, value in features.items() if name not in _HOW_WRITTEN
+    )
 
 
 def _top(scores: np.ndarray, n: int) -> list[int]:

@@ -45,15 +45,16 @@ FEATURES = (
     "change_item_mismatch",  # a 变更 procedure that does not cover the item asked about
     "class_match",
     "class_mismatch",  # 三类 asked, 第二类 procedure: almost certainly wrong
+    "licence_miss",  # share of the words naming a certificate in the message ("采矿许可证") it lacks
 )
 # Not fitted (the evaluation questions have no buttons): a procedure chosen by id wins.
 W_SELECTED = 8.0
 # Bounds on fitted weights where the tuning half has too few cases to learn what is certain:
 # a device class other than the one asked about is almost always wrong.
-PRIOR_BOUNDS = {"class_mismatch": (None, -2.0)}
+PRIOR_BOUNDS = {"class_mismatch": (None, -2.0), "licence_miss": (None, -2.0)}
 # The sign each weight must have: a fitted weight of the other sign is dropped (set to 0) and the rest
 # refitted, so that evidence for a candidate never lowers its score.
-NEGATIVE_FEATURES = frozenset({"action_mismatch", "change_item_mismatch", "class_mismatch"})
+NEGATIVE_FEATURES = frozenset({"action_mismatch", "change_item_mismatch", "class_mismatch", "licence_miss"})
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Signals:
     change_item: int = 0  # +1 covers the item asked about, -1 does not, 0 not applicable
     licence_class: int = 0  # +1 same class, -1 another class, 0 not applicable
     department: bool = False
+    licence_miss: float = 0.0  # 0..1: how little of the certificate named in the message it matches
 
     def features(self) -> dict[str, float]:
         """The regression's inputs (FEATURES), all 0..1."""
@@ -96,12 +98,13 @@ class Signals:
             "change_item_mismatch": float(self.change_item < 0),
             "class_match": float(self.licence_class > 0),
             "class_mismatch": float(self.licence_class < 0),
+            "licence_miss": self.licence_miss,
         }
 
     @property
     def logit(self) -> float:
         features = self.features()
-        fitted = sum(weights.WEIGHTS[name] * value for name, value in features.items())
+        fitted = sum(weights.WEIGHTS.get(name, 0.0) * value for name, value in features.items())
         return weights.BIAS + fitted + W_SELECTED * self.selected
 
     def as_dict(self) -> dict[str, float | str | bool]:

@@ -70,3 +70,18 @@ def test_fillers_leave_the_content(tokenizer) -> None:
 def test_long_messages_are_cut(tokenizer) -> None:
     query = understand("社保开户" * 10_000, tokenizer, ITEMS)
     assert len(query.normalised) == MAX_QUERY_CHARS
+
+
+@pytest.mark.parametrize(
+    ("message", "cores"),
+    [
+        ("想办采砂许可证", ("采砂",)),  # the verb before it is not part of the name
+        ("申领道路运输证要多久", ("道路运输",)),
+        ("烟花爆竹经营许可证到期换证", ("爆竹经营",)),  # the second 证 is the action's, not a name
+        ("营业执照换法人", ("营业",)),
+        ("带法人身份证复印件", ()),  # a supporting paper, not a certificate
+        ("要开证明吗", ()),
+    ],
+)
+def test_certificates_named_in_the_message(tokenizer, message: str, cores: tuple[str, ...]) -> None:
+    assert understand(message, tokenizer, ITEMS).licence_cores == cores

@@ -265,6 +265,37 @@ def test_real_base_decisions(real_retriever: Retriever, message: str, decision: 
     assert real_retriever.search(message).decision == decision
 
 
+@pytest.mark.parametrize(
+    ("message", "options"),
+    [
+        ("注销一家公司", {"company-deregistration-general", "company-deregistration-simplified"}),
+        ("开人力资源服务公司要办啥", {"hr-service-licence", "hr-service-record"}),
+    ],
+)
+def test_real_base_asks_when_only_the_wording_of_the_base_differs(
+    real_retriever: Retriever, message: str, options: set[str]
+) -> None:
+    """The message fits both equally (same words found, same action); BM25's term weights and name
+    lengths are no reason to pick one."""
+    result = real_retriever.search(message)
+    assert result.decision == "clarify"
+    assert options <= {c.id for c in result.candidates}
+
+
+@pytest.mark.parametrize("message", ["林木采伐许可证怎么办理", "危险废物经营许可证怎么申请"])
+def test_real_base_a_certificate_it_lacks_is_not_another_one(real_retriever: Retriever, message: str) -> None:
+    """The words naming the certificate match no procedure: no answer, and no offer of a wrong one."""
+    result = real_retriever.search(message)
+    assert result.decision == "no_match", result.candidates[:3]
+    assert all(c.signals["licence_miss"] > 0 for c in result.candidates)
+
+
+def test_real_base_a_colloquial_certificate_name_still_answers(real_retriever: Retriever) -> None:
+    result = real_retriever.search("餐饮许可证怎么办")
+    assert result.decision == "answer" and result.best.id == "food-operating-licence"
+    assert result.best.signals["licence_miss"] == 0.0
+
+
 @pytest.mark.parametrize("message", ["要带什么材料？", "哪个部门管", "多久能办好", "依据是什么", "收费吗"])
 def test_an_aspect_question_alone_names_no_procedure(retriever: Retriever, message: str) -> None:
     """A follow-up with only aspect words must not be answered with some procedure that happens to
