@@ -35,6 +35,7 @@ from actions.followup import (
     entity_value,
     fits_context,
     is_modifier,
+    name_core,
     names_nothing,
     names_other_topic,
     topic_words,
@@ -163,10 +164,18 @@ class ActionAnswerProcedure(Action):
         New words that only modify the context ("三类", "延续", "换地址") are searched together with
         the context's certificate, keeping its action unless they name another, and with the change
         item named earlier ("变更法人" … "那三类的呢": the 法定代表人 change of the 第三类 licence).
-        Words that name a procedure of their own ("社保登记") are searched alone; a confident answer
-        to them may be `context` itself: then the "…呢" was a full question about it.
+        Words that name a procedure of their own ("社保登记") are searched alone, or with the change
+        asked before when their certificate has that change ("变更法人" … "那二类备案呢"); a confident
+        answer to them may be `context` itself: then the "…呢" was a full question about it.
         """
         if not is_modifier(topic, context):
+            if change_item and not (entity_value(entities, "action") or action_word(topic)):
+                # The same change asked of another certificate ("变更法人" … "那二类备案呢"), when
+                # that certificate has such a change.
+                carried = self._search(topic, entities, action=context.action, change_item=change_item)
+                best = carried.best
+                if carried.decision == "answer" and best and best.signals.get("change_item", 0) > 0:
+                    return carried
             alone = self._search(topic, entities)
             if alone.decision == "answer":
                 return alone
@@ -174,13 +183,21 @@ class ActionAnswerProcedure(Action):
         base = context.licence or context.name
         if CLASS_MARKER.search(topic):
             base = CLASS_MARKER.sub("", base)
+        action = entity_value(entities, "action") or action_word(topic) or context.action
+        change_item = entity_value(entities, "change_item") or change_item
         combined = self._search(
-            f"{base}{topic}",
-            entities,
-            action=entity_value(entities, "action") or action_word(topic) or context.action,
-            change_item=entity_value(entities, "change_item") or change_item,
-            exclude=(context.id,),
+            f"{base}{topic}", entities, action=action, change_item=change_item, exclude=(context.id,)
         )
+        if combined.decision == "clarify":
+            # The certificate is shared ("营业执照": companies and 个体户); what the context is about
+            # may pick one of the options ("办个体户执照" … "那注销呢": the 个体户's).
+            narrowed = self._search(
+                f"{name_core(context)}{topic}", entities, action=action, change_item=change_item,
+                exclude=(context.id,),
+            )
+            offered = {c.id for c in combined.candidates}
+            if narrowed.decision == "answer" and narrowed.best is not None and narrowed.best.id in offered:
+                return narrowed
         if combined.decision != "no_match":
             return combined
         return self._search(topic, entities, exclude=(context.id,))
@@ -192,7 +209,7 @@ class ActionAnswerProcedure(Action):
         """Rule (c): the retriever found nothing better, and the message brings no topic of its own."""
         if result.decision == "clarify" and any(c.procedure.id == context.id for c in result.candidates):
             return True  # the procedure in context resolves the ambiguity
-        if not fits_context(context, entities) or names_other_topic(text):
+        if not fits_context(context, entities) or names_other_topic(text, context):
             return False
         if result.decision != "answer" or result.best is None:
             return True

@@ -112,13 +112,42 @@ def earlier_change_item(tracker: Tracker, context: Procedure) -> str | None:
         value = entity_value((event.get("parse_data") or {}).get("entities") or [], "change_item")
         if value:
             return value if _has_change_item(context, value) else None
+        # DIET does not tag every change item it reads ("换法人"); the words still say it.
+        written = _change_item_in_words(context, event.get("text") or "")
+        if written:
+            return written
     return None
 
 
-def names_other_topic(text: str) -> bool:
-    """A certificate or procedure word ("游艇驾驶证", "…许可") or a long message is not a follow-up."""
+def _change_item_in_words(procedure: Procedure, text: str) -> str | None:
+    """The longest change item of `procedure` written in `text` (compared normalised: 法人 = 法定代表人)."""
+    from knowledge.text import normalise
+
+    normalised = normalise(text)
+    found = [item for item in procedure.change_items if item and normalise(item) in normalised]
+    return max(found, key=len) if found else None
+
+
+def names_other_topic(text: str, context: Procedure | None = None) -> bool:
+    """A certificate or procedure word ("游艇驾驶证", "…许可") or a long message is not a follow-up,
+    unless the words are part of the name of `context` ("登记收钱吗" after 特种设备使用登记)."""
     topic = topic_words(text)
+    if context is not None and topic and any(topic in name for name in _names(context)):
+        return False
     return len(topic) > MAX_FOLLOW_UP_TOPIC or bool(_PROCEDURE_WORD.search(topic))
+
+
+def name_core(procedure: Procedure) -> str:
+    """The procedure's name without its action and device class ("个体工商户设立登记" -> "个体工商户登记"):
+    what it is about, to search together with a follow-up's new words."""
+    core = CLASS_MARKER.sub("", procedure.name)
+    for pattern in _ACTION_WORDS.values():
+        core = pattern.sub("", core)
+    return re.sub(r"[（）()、，,\s]", "", core)
+
+
+def _names(procedure: Procedure) -> list[str]:
+    return [n for n in (procedure.name, procedure.licence, *procedure.aliases) if n]
 
 
 def fits_context(procedure: Procedure, entities: list[dict[str, Any]]) -> bool:

@@ -7,6 +7,7 @@ from rasa_sdk.events import SlotSet
 
 from actions import templates
 from actions.answer import ActionAnswerProcedure
+from actions.clients.knowledge import KnowledgeClient, KnowledgeSettings
 
 OVERVIEW_BUTTONS = [
     {"title": "需要哪些材料", "payload": "/ask_materials"},
@@ -145,6 +146,22 @@ async def test_topic_switch_keeps_aspect_and_change_item(knowledge_client, dispa
     assert events == answered("md3-operating-licence-change", "materials")
     assert dispatcher.messages[0]["custom"]["procedure"] == MD3_LICENCE
     assert dispatcher.messages[0]["text"].startswith("办理【第三类医疗器械经营许可变更】需要准备以下材料：")
+
+
+async def test_topic_switch_reads_the_change_item_from_earlier_words(
+    knowledge_client, dispatcher, domain, make_tracker
+):
+    """DIET did not tag 法人 in the first question; the words still say which change was asked."""
+    tracker = make_tracker(
+        "那三类的呢",
+        "ask_procedure",
+        history=[("二类备案凭证换法人怎么办", "ask_procedure", {}), ("要带什么材料", "ask_materials", {})],
+        procedure_id="md2-operating-record-change",
+        aspect="materials",
+    )
+    events = await run(knowledge_client, dispatcher, domain, tracker)
+
+    assert events == answered("md3-operating-licence-change", "materials")
 
 
 async def test_topic_switch_without_change_item_asks_which(
@@ -315,3 +332,68 @@ async def test_unknown_procedure_id_slot_is_ignored(knowledge_client, dispatcher
 
 def test_action_name():
     assert ActionAnswerProcedure().name() == "action_answer_procedure"
+
+
+@pytest.fixture(scope="module")
+def real_client(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeClient:
+    """The real knowledge base (knowledge/data), for follow-ups that depend on its neighbours."""
+    settings = KnowledgeSettings(index_dir=tmp_path_factory.mktemp("no-index"))
+    client = KnowledgeClient(settings)
+    client.load()
+    return client
+
+
+async def test_a_word_of_the_context_name_is_a_follow_up(real_client, dispatcher, domain, make_tracker):
+    """"登记" is a procedure word, but here it is the 特种设备使用登记 being talked about."""
+    tracker = make_tracker(
+        "登记在哪办", "ask_location", procedure_id="special-equipment-registration", aspect="overview"
+    )
+    events = await run(real_client, dispatcher, domain, tracker)
+
+    assert events == answered("special-equipment-registration", "location")
+
+
+async def test_a_topic_switch_on_a_shared_certificate_keeps_the_subject(
+    real_client, dispatcher, domain, make_tracker
+):
+    """营业执照 is both companies' and 个体户's: after the 个体户's setup, its deregistration is meant."""
+    tracker = make_tracker(
+        "那要是注销呢", "ask_procedure", procedure_id="individual-business-setup", aspect="materials"
+    )
+    events = await run(real_client, dispatcher, domain, tracker)
+
+    assert events == answered("individual-business-deregistration", "materials")
+
+
+async def test_a_topic_switch_to_another_certificate_keeps_the_change(
+    real_client, dispatcher, domain, make_tracker
+):
+    """"变更法人" on the business licence, then "那二类备案呢": the 二类 record's 法定代表人 change."""
+    tracker = make_tracker(
+        "那二类备案呢",
+        "ask_procedure",
+        history=[
+            ("营业执照变更法人", "ask_procedure", {"change_item": "法定代表人"}),
+            ("多久", "ask_time_limit", {}),
+        ],
+        procedure_id="company-change-legal-rep",
+        aspect="time_limit",
+    )
+    events = await run(real_client, dispatcher, domain, tracker)
+
+    assert events == answered("md2-operating-record-change", "time_limit")
+
+
+async def test_a_topic_switch_to_a_certificate_without_that_change_is_searched_alone(
+    real_client, dispatcher, domain, make_tracker
+):
+    tracker = make_tracker(
+        "那社保开户呢",
+        "ask_procedure",
+        history=[("营业执照变更法人", "ask_procedure", {"change_item": "法定代表人"})],
+        procedure_id="company-change-legal-rep",
+        aspect="overview",
+    )
+    events = await run(real_client, dispatcher, domain, tracker)
+
+    assert events == answered("social-insurance-registration", "overview")
