@@ -9,7 +9,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from knowledge import KnowledgeBase, Retriever
-from nlu_components.intent_guard import KnowledgeIntentGuard
+from bot.nlu.intent_guard import KnowledgeIntentGuard
 
 
 @pytest.fixture(scope="module")
