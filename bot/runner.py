@@ -119,8 +119,9 @@ def default_services(settings: Settings, root: Path = REPO_ROOT) -> List[Service
                 "rasa",
                 "run",
                 "--enable-api",
-                "--auth-token",
-                token,
+                # One argument: a token starting with "-" (token_urlsafe makes them) would otherwise
+                # be taken for an option by argparse, and Rasa would refuse to start.
+                f"--auth-token={token}",
                 "--model",
                 str(settings.model_path),
                 "--credentials",

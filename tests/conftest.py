@@ -174,3 +174,13 @@ def service(session_factory, knowledge, work_calendar, clock: Clock):
     from bot.handoff.service import TicketService
 
     return TicketService(session_factory, knowledge, work_calendar, clock=clock)
+
+
+@pytest.fixture(autouse=True)
+def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sanic 21.12 rewrites its request methods ("touch-up") when an app starts; a second app in the
+    same process then fails (KeyError '_run_request_middleware' or 'http1_request_header') unless
+    test mode keeps the originals. Every test directory serves apps in-process, so this is global."""
+    from sanic import Sanic
+
+    monkeypatch.setattr(Sanic, "test_mode", True)

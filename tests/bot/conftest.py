@@ -27,13 +27,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(autouse=True)
-def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sanic 21.12 rewrites its request methods ("touch-up") when an app starts; a second app in the
-    same process then fails (KeyError '_run_request_middleware') unless test mode keeps the originals."""
-    monkeypatch.setattr(Sanic, "test_mode", True)
-
-
 @pytest.fixture
 def make_settings() -> Callable[..., Settings]:
     def make(**values: object) -> Settings:

@@ -292,8 +292,8 @@ def test_default_services_use_the_settings(make_settings):
     rasa, actions, web = default_services(settings)
 
     assert rasa.argv[1:4] == ["-m", "rasa", "run"]
+    assert "--auth-token=test-token" in rasa.argv
     for flag, value in [
-        ("--auth-token", "test-token"),
         ("--model", "models/chuishao.tar.gz"),
         ("--port", str(settings.rasa_port)),
         ("--credentials", "credentials.yml"),
@@ -313,7 +313,19 @@ def test_development_run_gets_a_generated_token(make_settings, tmp_path):
     runner = Runner(make_settings(chuishao_env="development", rasa_api_token=""), root=tmp_path)
     token = runner.settings.rasa_api_token.get_secret_value()
     assert len(token) >= 24 and runner.generated_token
-    assert runner.services[0].argv[runner.services[0].argv.index("--auth-token") + 1] == token
+    assert f"--auth-token={token}" in runner.services[0].argv
+
+
+def test_a_token_starting_with_a_dash_reaches_rasa_as_one_argument(make_settings):
+    import argparse
+
+    from rasa.cli.arguments.run import add_server_arguments  # the parser `rasa run` uses
+
+    rasa, _, _ = default_services(make_settings(rasa_api_token="-starts-with-a-dash"))
+    parser = argparse.ArgumentParser()
+    add_server_arguments(parser)
+    parsed, _ = parser.parse_known_args(rasa.argv[4:])
+    assert parsed.auth_token == "-starts-with-a-dash"
 
 
 # -- the runner as its own process: no terminal, signals, and its own death ---------------------------
