@@ -64,8 +64,9 @@ class FakeRasa:
 
 @pytest.fixture(autouse=True)
 def keep_rasa_action_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever a test does to RemoteAction's timeout is undone afterwards."""
+    """Whatever a test does to RemoteAction's timeout and response validation is undone afterwards."""
     monkeypatch.setattr(rasa_action, "DEFAULT_REQUEST_TIMEOUT", rasa_action.DEFAULT_REQUEST_TIMEOUT)
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
 
 
 @pytest.fixture
