@@ -87,3 +87,29 @@ async def test_an_in_memory_sqlite_database_is_left_as_rasa_makes_it(store_from_
     assert isinstance(store, ChuishaoSQLTrackerStore)
     await store.save(conversation("u3", 1))
     assert texts(await store.retrieve("u3")) == ["第0个问题", "第0个回答"]
+
+
+async def test_the_latest_session_is_read_and_extended_as_rasas_store_does(store_from_endpoints, tmp_path):
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.events import SessionStarted
+
+    url = f"sqlite:///{tmp_path / 'sessions.db'}"
+    store = store_from_endpoints(url)
+    rasa_store = SQLTrackerStore(DOMAIN, host=url)
+    tracker = conversation("u4", 2)
+    tracker.update(ActionExecuted("action_session_start"))
+    tracker.update(SessionStarted())
+    tracker.update(UserUttered("新会话的问题", {"name": "ask_procedure", "confidence": 0.9}))
+    await store.save(tracker)
+
+    ours, rasas = await store.retrieve("u4"), await rasa_store.retrieve("u4")
+    assert texts(ours) == texts(rasas) == ["新会话的问题"]
+    assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in rasas.events]
+
+    ours.update(BotUttered("新会话的回答"))
+    await store.save(ours)
+    assert texts(await rasa_store.retrieve("u4")) == ["新会话的问题", "新会话的回答"]
+    assert texts(await rasa_store.retrieve_full_tracker("u4")) == [
+        "第0个问题", "第0个回答", "第1个问题", "第1个回答", "新会话的问题", "新会话的回答"
+    ]
+    assert await store.retrieve("nobody") is None
