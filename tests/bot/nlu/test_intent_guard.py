@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from knowledge import KnowledgeBase, Retriever
 from bot.nlu.intent_guard import KnowledgeIntentGuard
+from knowledge import KnowledgeBase, Retriever
 
 
 @pytest.fixture(scope="module")
